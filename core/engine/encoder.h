@@ -1,0 +1,41 @@
+// Runs the Whisper encoder over one 30-s mel window, stage by stage, on a primary backend with the CPU
+// backend taking any stage the primary does not support.
+#pragma once
+
+#include <memory>
+
+#include "backend/backend.h"
+#include "dsp/log_mel.h"
+
+namespace npuscribe {
+
+class Encoder {
+ public:
+  // primary may be null (CPU only).
+  Encoder(std::shared_ptr<const WhisperModel> model, std::unique_ptr<EncoderBackend> primary = nullptr);
+  ~Encoder();
+
+  // Encodes mel frames [frame_offset, frame_offset + 2 * n_audio_ctx); frames past the end of the mel
+  // read as its padding value. Returns [n_audio_ctx][d].
+  Activations encode(const LogMel& mel, int frame_offset = 0);
+
+  // The conv stem alone ([n_audio_ctx][d], before the positional embedding), for inspection.
+  Activations conv_stem(const LogMel& mel, int frame_offset = 0);
+
+  void set_profile_sink(ProfileSink* sink);
+  std::string_view backend_name() const;
+
+ private:
+  EncoderBackend& backend_for(EncoderStage stage);
+  std::vector<float> window_of(const LogMel& mel, int frame_offset) const;
+
+  std::shared_ptr<const WhisperModel> model_;
+  std::unique_ptr<EncoderBackend> cpu_;
+  std::unique_ptr<EncoderBackend> primary_;
+  ProfileSink* profile_sink_ = nullptr;
+};
+
+// Floating-point operations of one encoder pass (for GFLOP/s figures).
+double encoder_flops(const WhisperHparams& hparams);
+
+}  // namespace npuscribe

@@ -1,0 +1,48 @@
+// CPU numeric kernels shared by the encoder backend and the decoder. Float32 throughout; f16 weights are
+// widened exactly, so results differ from whisper.cpp only by float32 rounding order.
+#pragma once
+
+#include <cstddef>
+
+#include "model/whisper_model.h"
+
+namespace npuscribe::ops {
+
+inline constexpr float kLayerNormEpsilon = 1e-5f;
+
+// out[r] = (x[r] - mean) / sqrt(var + eps) * gamma + beta, for rows x cols. out may equal x.
+void layer_norm(const float* x, int rows, int cols, const float* gamma, const float* beta, float* out);
+
+// Whisper's tanh GELU: 0.5 x (1 + tanh(0.79788456 (x + 0.044715 x^3))), in place.
+void gelu(float* x, std::size_t count);
+
+// Row-wise softmax of scale * x, in place (max subtracted first).
+void softmax_rows(float* x, int rows, int cols, float scale);
+
+// exp of count values, in place; relative error below 2 ulp-ish (polynomial, vectorised).
+void exp_inplace(float* x, std::size_t count);
+
+// y[m][n] = sum_k x[m][k] * W[n][k] + bias[n] (bias may be null). x has row stride x_stride (>= K), y has
+// row stride y_stride (>= N). With accumulate, adds to y instead of overwriting. Large m goes through BLAS
+// sgemm on widened weights; small m (decoding) streams the f16 weights once through a vectorised kernel.
+void linear(const float* x, int m, int x_stride, const WeightMatrix& w, const float* bias, float* y, int y_stride,
+            bool accumulate = false);
+inline void linear(const float* x, int m, const WeightMatrix& w, const float* bias, float* y,
+                   bool accumulate = false) {
+  linear(x, m, w.cols, w, bias, y, w.rows, accumulate);
+}
+
+// Widens rows [row_begin, row_end) of a weight matrix into out (rows x cols float32).
+void widen_rows(const WeightMatrix& w, int row_begin, int row_end, float* out);
+
+// x[r][c] += bias[c]
+void add_bias_rows(float* x, int rows, int cols, const float* bias);
+
+// Floating-point operations of linear() for m rows (for GFLOP/s reports).
+inline double linear_flops(int m, const WeightMatrix& w) { return 2.0 * m * w.rows * w.cols; }
+
+// Best-of-runs GFLOP/s of a plain BLAS sgemm C[m][n] = A[m][k] B[n][k]^T: the reference that benchmarks
+// report our own throughput against, measured in the same run.
+double measure_sgemm_gflops(int m, int n, int k, int runs);
+
+}  // namespace npuscribe::ops
