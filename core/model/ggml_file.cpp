@@ -21,7 +21,7 @@ class MappedFile {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
       throw Error(path.string() + ": cannot open model file (" + std::strerror(errno) +
-                  "). Check the path, or download a model with `npuscribe models download tiny.en`.");
+                  "). Check the path; whisper.cpp's models (ggml-tiny.en.bin, ggml-base.en.bin, ...) come from its models/download-ggml-model.sh.");
     struct stat info {};
     if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
       ::close(fd);
@@ -97,7 +97,8 @@ class Reader {
 std::string field_error(const std::string& label, const char* field, std::int64_t value, const char* expected) {
   std::ostringstream message;
   message << label << ": hyper-parameter " << field << " = " << value << " is not plausible (" << expected
-          << "). This is not a valid Whisper ggml model, or the file is damaged.";
+          << "). This is not a valid Whisper ggml model, or the file is damaged: use an official ggml-*.bin from "
+             "whisper.cpp, or convert the model again with its convert-pt-to-ggml.py.";
   return message.str();
 }
 
@@ -170,10 +171,14 @@ void validate_hparams(const WhisperHparams& h, const std::string& label) {
   check_range("n_text_layer", h.n_text_layer, 1, 64);
   if (h.n_mels != 80 && h.n_mels != 128)
     throw Error(field_error(label, "n_mels", h.n_mels, "Whisper models use 80 or 128 mel bins"));
-  if (h.n_audio_state % h.n_audio_head != 0)
-    throw Error(field_error(label, "n_audio_state", h.n_audio_state, "must be divisible by n_audio_head"));
-  if (h.n_text_state % h.n_text_head != 0)
-    throw Error(field_error(label, "n_text_state", h.n_text_state, "must be divisible by n_text_head"));
+  if (h.n_audio_state % h.n_audio_head != 0) {
+    const std::string expected = "must be divisible by n_audio_head = " + std::to_string(h.n_audio_head);
+    throw Error(field_error(label, "n_audio_state", h.n_audio_state, expected.c_str()));
+  }
+  if (h.n_text_state % h.n_text_head != 0) {
+    const std::string expected = "must be divisible by n_text_head = " + std::to_string(h.n_text_head);
+    throw Error(field_error(label, "n_text_state", h.n_text_state, expected.c_str()));
+  }
   if (h.n_text_state != h.n_audio_state)
     throw Error(field_error(label, "n_text_state", h.n_text_state, "must equal n_audio_state"));
   if (h.ftype < 0 || h.ftype % 1000 > 40 || h.ftype / 1000 > 10)
@@ -258,16 +263,24 @@ std::unique_ptr<GgmlModelFile> GgmlModelFile::open(const std::filesystem::path& 
     if (record.n_dims < 1 || record.n_dims > 4 || name_length <= 0 || name_length > 256) {
       throw Error(label + ": tensor record at offset " + std::to_string(record_offset) + " has " +
                   std::to_string(record.n_dims) + " dims and a " + std::to_string(name_length) +
-                  "-byte name; the file is damaged.");
+                  "-byte name; the file is damaged. Download the model again.");
     }
     std::uint64_t element_count = 1;
     for (int i = 0; i < record.n_dims; ++i) {
       record.ne[i] = reader.i32("tensor shape");
       if (record.ne[i] <= 0 || record.ne[i] > (1 << 24)) {
         throw Error(label + ": tensor record at offset " + std::to_string(record_offset) +
-                    " has an impossible dimension " + std::to_string(record.ne[i]) + "; the file is damaged.");
+                    " has an impossible dimension " + std::to_string(record.ne[i]) +
+                    "; the file is damaged. Download the model again.");
       }
       element_count *= static_cast<std::uint64_t>(record.ne[i]);
+      // Four dims of up to 2^24 could overflow 64 bits; no tensor can hold more elements than the file has
+      // bytes (the densest type, q4_0, stores 32 elements in 18 bytes).
+      if (element_count > 2 * reader.remaining() + 64) {
+        throw Error(label + ": tensor record at offset " + std::to_string(record_offset) + " claims shape " +
+                    record.shape_string() + ", more data than the file holds: the file is truncated or damaged. Download the "
+                    "model again.");
+      }
     }
     const std::byte* name_bytes = reader.take(static_cast<std::uint64_t>(name_length), "tensor name");
     record.name.assign(reinterpret_cast<const char*>(name_bytes), static_cast<std::size_t>(name_length));
@@ -287,7 +300,7 @@ std::unique_ptr<GgmlModelFile> GgmlModelFile::open(const std::filesystem::path& 
     record.data_offset = reader.offset();
     record.data = reader.take(record.data_bytes, ("data of tensor '" + record.name + "'").c_str());
     if (!file->tensors_.emplace(record.name, record).second) {
-      throw Error(label + ": tensor '" + record.name + "' appears twice; the file is damaged.");
+      throw Error(label + ": tensor '" + record.name + "' appears twice; the file is damaged. Download the model again.");
     }
   }
   return file;

@@ -38,7 +38,7 @@ class TensorBinder {
     if (!same) {
       throw Error(file_.path().string() + ": tensor '" + name + "' has shape " + record->shape_string() +
                   ", expected " + expected.shape_string() +
-                  " for these hyper-parameters. The file is damaged or inconsistent.");
+                  " for these hyper-parameters. The file is damaged or was converted wrongly: download the model again.");
     }
     return *record;
   }
@@ -47,7 +47,8 @@ class TensorBinder {
     const TensorRecord& record = get(name, expected_ne);
     if (record.type != GgmlType::f32 && record.type != GgmlType::f16) {
       throw Error(file_.path().string() + ": tensor '" + name + "' has type " +
-                  std::string(ggml_type_name(record.type)) + "; expected f32 or f16.");
+                  std::string(ggml_type_name(record.type)) +
+                  "; expected f32 or f16. The file is damaged or was converted wrongly: download the model again.");
     }
     std::vector<float> values(static_cast<std::size_t>(record.element_count()));
     if (record.type == GgmlType::f32) {
@@ -106,7 +107,8 @@ class TensorBinder {
     for (const auto& [name, record] : file_.tensors()) {
       if (!used_.contains(name)) {
         throw Error(file_.path().string() + ": unexpected tensor '" + name +
-                    "' for a model of this shape. The file was made for a different architecture.");
+                    "' for a model of this shape. The file was made for a different architecture; use a whisper.cpp "
+                    "ggml Whisper model.");
       }
     }
   }
