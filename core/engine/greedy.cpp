@@ -11,8 +11,10 @@ int argmax(std::span<const float> values) {
 
 std::vector<int> suppressed_tokens(const Tokenizer& tokenizer, bool non_speech, bool timestamps_allowed) {
   const SpecialTokens& s = tokenizer.special();
-  std::vector<int> ids = {s.sot, s.solm, s.prev, s.nosp, s.notimestamps, s.translate, s.transcribe};
-  for (int i = 0; i < s.language_count; ++i) ids.push_back(s.language(i));
+  // Every control token between end-of-text and the first timestamp (start, language, task, no-speech,
+  // no-timestamps, ...): whisper.cpp suppresses these for English-only models too.
+  std::vector<int> ids;
+  for (int id = s.eot + 1; id < s.timestamp_begin; ++id) ids.push_back(id);
   if (!timestamps_allowed) {
     for (int id = s.timestamp_begin; id < tokenizer.vocab_size(); ++id) ids.push_back(id);
   }
