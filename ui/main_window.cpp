@@ -1,4 +1,133 @@
 #include "main_window.h"
+
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QMimeData>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QVBoxLayout>
+
+#include "audio/wav_reader.h"
+#include "engine/transcriber.h"
+#include "model/whisper_model.h"
+#include "util/error.h"
+
 namespace npuscribe::ui {
-MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {}
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+  setWindowTitle("npuscribe");
+  setAcceptDrops(true);
+  auto* central = new QWidget(this);
+  auto* layout = new QVBoxLayout(central);
+  auto* buttons = new QHBoxLayout();
+  auto* model_button = new QPushButton(tr("Choose model…"), central);
+  open_button_ = new QPushButton(tr("Transcribe WAV files…"), central);
+  open_button_->setEnabled(false);
+  buttons->addWidget(model_button);
+  buttons->addWidget(open_button_);
+  buttons->addStretch();
+  model_label_ = new QLabel(tr("No model loaded. Choose a whisper.cpp ggml model (ggml-*.bin)."), central);
+  transcript_ = new QPlainTextEdit(central);
+  transcript_->setReadOnly(true);
+  transcript_->setPlaceholderText(tr("Drop WAV files here to transcribe them."));
+  status_label_ = new QLabel(central);
+  layout->addLayout(buttons);
+  layout->addWidget(model_label_);
+  layout->addWidget(transcript_, 1);
+  layout->addWidget(status_label_);
+  setCentralWidget(central);
+  resize(760, 480);
+  connect(model_button, &QPushButton::clicked, this, &MainWindow::choose_model);
+  connect(open_button_, &QPushButton::clicked, this, &MainWindow::choose_audio);
+  if (const QByteArray from_env = qgetenv("NPUSCRIBE_MODEL"); !from_env.isEmpty()) load_model(QString::fromLocal8Bit(from_env));
+}
+
+MainWindow::~MainWindow() { join_worker(); }
+
+void MainWindow::join_worker() {
+  if (worker_.joinable()) worker_.join();
+}
+
+bool MainWindow::load_model(const QString& path) {
+  try {
+    model_ = WhisperModel::load(path.toStdString());
+    model_label_->setText(tr("Model: %1 (%2)").arg(QFileInfo(path).fileName(),
+                                                   QString::fromStdString(model_->hparams().size_name())));
+    open_button_->setEnabled(true);
+    set_status(tr("Ready. Drop WAV files on the window."));
+    return true;
+  } catch (const Error& error) {
+    set_status(QString::fromStdString(error.what()));
+    return false;
+  }
+}
+
+void MainWindow::choose_model() {
+  const QString path = QFileDialog::getOpenFileName(this, tr("Whisper model"), QString(), tr("ggml models (*.bin)"));
+  if (!path.isEmpty()) load_model(path);
+}
+
+void MainWindow::choose_audio() {
+  const QStringList paths = QFileDialog::getOpenFileNames(this, tr("Audio files"), QString(), tr("WAV audio (*.wav)"));
+  if (!paths.isEmpty()) transcribe_files(paths);
+}
+
+void MainWindow::set_status(const QString& text) { status_label_->setText(text); }
+QString MainWindow::transcript_text() const { return transcript_->toPlainText(); }
+QString MainWindow::status_text() const { return status_label_->text(); }
+
+void MainWindow::transcribe_files(const QStringList& paths) {
+  if (!model_) {
+    set_status(tr("Choose a model first."));
+    return;
+  }
+  if (busy_) {
+    set_status(tr("Still transcribing; drop the next files when this one is done."));
+    return;
+  }
+  join_worker();
+  busy_ = true;
+  open_button_->setEnabled(false);
+  set_status(tr("Transcribing %n file(s)…", "", static_cast<int>(paths.size())));
+  std::vector<std::string> files;
+  for (const QString& path : paths) files.push_back(path.toStdString());
+  worker_ = std::thread([this, files, model = model_] {
+    Transcriber transcriber(model);
+    for (const std::string& file : files) {
+      QString text;
+      try {
+        const Transcript transcript = transcriber.transcribe(read_wav_file(file));
+        text = QString::fromStdString(file) + ":\n" + QString::fromStdString(transcript.text()) + "\n";
+      } catch (const Error& error) {
+        text = tr("Could not transcribe %1: %2\n").arg(QString::fromStdString(file), QString::fromUtf8(error.what()));
+      }
+      QMetaObject::invokeMethod(this, [this, text] { transcript_->appendPlainText(text); }, Qt::QueuedConnection);
+    }
+    QMetaObject::invokeMethod(
+        this,
+        [this] {
+          busy_ = false;
+          open_button_->setEnabled(true);
+          set_status(tr("Done."));
+          emit transcription_finished();
+        },
+        Qt::QueuedConnection);
+  });
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+  if (event->mimeData()->hasUrls()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+  QStringList paths;
+  for (const QUrl& url : event->mimeData()->urls())
+    if (url.isLocalFile()) paths << url.toLocalFile();
+  if (!paths.isEmpty()) transcribe_files(paths);
+}
+
 }  // namespace npuscribe::ui

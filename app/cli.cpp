@@ -1,0 +1,330 @@
+#include "cli.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include "audio/wav_reader.h"
+#include "engine/transcriber.h"
+#include "model/whisper_model.h"
+#include "ops/ops.h"
+#include "util/error.h"
+#include "util/parallel.h"
+
+namespace {
+
+using namespace npuscribe;
+
+constexpr int kExitRuntimeError = 1;
+constexpr int kExitUsageError = 2;
+
+struct CommonOptions {
+  std::string model_path;
+  int threads = 0;
+};
+
+void add_common_options(CLI::App& command, CommonOptions& common) {
+  command.add_option("-m,--model", common.model_path,
+                     "ggml model file (whisper.cpp format, e.g. ggml-base.en.bin); default: $NPUSCRIBE_MODEL");
+  command.add_option("-t,--threads", common.threads, "worker threads (default: all cores)")
+      ->check(CLI::Range(1, 256));
+}
+
+std::shared_ptr<const WhisperModel> load_model_for(const CommonOptions& common) {
+  set_thread_count(common.threads);
+  std::string path = common.model_path;
+  if (path.empty()) {
+    const char* from_env = std::getenv("NPUSCRIBE_MODEL");
+    if (!from_env || !*from_env)
+      throw CLI::ValidationError("--model", "no model given: pass --model PATH/TO/ggml-MODEL.bin or set NPUSCRIBE_MODEL");
+    path = from_env;
+  }
+  return WhisperModel::load(path);
+}
+
+MonoAudio load_audio(const std::string& path) {
+  WavInfo info;
+  MonoAudio audio = read_wav_file(path, &info);
+  if (info.frames_missing > 0) {
+    std::fprintf(stderr, "warning: %s is truncated: %.2f s of the %.2f s its header announces are missing; "
+                 "transcribing the part that is there.\n",
+                 path.c_str(), static_cast<double>(info.frames_missing) / info.sample_rate_hz,
+                 static_cast<double>(info.frames_missing + info.frame_count) / info.sample_rate_hz);
+  }
+  return audio;
+}
+
+void write_f32(const std::string& path, const std::vector<float>& values) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw Error(path + ": cannot open for writing (" + std::strerror(errno) + ").");
+  out.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size() * sizeof(float)));
+  out.flush();
+  if (!out) throw Error(path + ": write failed (disk full?). Free some space and run again.");
+}
+
+std::vector<int> parse_token_list(const std::string& text) {
+  std::vector<int> tokens;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    try {
+      std::size_t used = 0;
+      tokens.push_back(std::stoi(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw CLI::ValidationError("--tokens", "'" + item + "' is not a token id; give ids like 50257,50362,843");
+    }
+  }
+  if (tokens.empty()) throw CLI::ValidationError("--tokens", "give at least one token id");
+  return tokens;
+}
+
+// ---- transcribe ----
+struct TranscribeArgs {
+  CommonOptions common;
+  std::vector<std::string> files;
+  std::string language = "en";
+  bool translate = false;
+};
+
+int run_transcribe(const TranscribeArgs& args) {
+  auto model = load_model_for(args.common);
+  Transcriber transcriber(model);
+  TranscribeOptions options;
+  options.language = args.language;
+  options.translate = args.translate;
+  if (model->hparams().is_multilingual()) language_index(args.language);  // validate before any work
+  int failures = 0;
+  for (const std::string& file : args.files) {
+    try {
+      const MonoAudio audio = load_audio(file);
+      const bool show_progress = ::isatty(STDERR_FILENO) && audio.duration_s() > 30;
+      const std::int64_t start_ns = now_ns();
+      const Transcript transcript = transcriber.transcribe(audio, options, [&](double fraction) {
+        if (!show_progress) return;
+        const double elapsed_s = (now_ns() - start_ns) * 1e-9;
+        std::fprintf(stderr, "\r%3.0f%%  %.1fx real time", fraction * 100, fraction * audio.duration_s() / elapsed_s);
+      });
+      if (show_progress) std::fprintf(stderr, "\n");
+      if (args.files.size() > 1) std::printf("%s:\n", file.c_str());
+      std::printf("%s\n", transcript.text().c_str());
+      std::fflush(stdout);
+    } catch (const Error& error) {
+      std::fprintf(stderr, "error: %s\n", error.what());
+      ++failures;
+    }
+  }
+  return failures == 0 ? 0 : kExitRuntimeError;
+}
+
+// ---- inspect ----
+struct InspectArgs {
+  CommonOptions common;
+  std::string audio_path, mel_path, conv_path, encoder_path, logits_path, tokens_text;
+  int greedy_count = 0;
+};
+
+int run_inspect(const InspectArgs& args) {
+  auto model = load_model_for(args.common);
+  const WhisperHparams& h = model->hparams();
+  const MonoAudio audio = load_audio(args.audio_path);
+  Transcriber transcriber(model);
+  const LogMel mel = transcriber.mel().compute(audio.samples);
+  if (!args.mel_path.empty()) write_f32(args.mel_path, mel.values);
+  if (!args.conv_path.empty()) {
+    const Activations stem = transcriber.encoder().conv_stem(mel);
+    std::vector<float> channel_major(stem.values.size());  // [n_state][n_audio_ctx], as whisper.cpp dumps it
+    for (int t = 0; t < stem.rows; ++t)
+      for (int c = 0; c < stem.cols; ++c)
+        channel_major[static_cast<std::size_t>(c) * stem.rows + t] = stem.values[static_cast<std::size_t>(t) * stem.cols + c];
+    write_f32(args.conv_path, channel_major);
+  }
+  const bool needs_decoder = !args.logits_path.empty() || args.greedy_count > 0;
+  if (args.encoder_path.empty() && !needs_decoder) return 0;
+  const Activations encoded = transcriber.encoder().encode(mel);
+  if (!args.encoder_path.empty()) write_f32(args.encoder_path, encoded.values);
+  if (!needs_decoder) return 0;
+  const CrossAttentionKv cross = transcriber.decoder().cross_attention_kv(encoded);
+  if (!args.logits_path.empty()) {
+    const std::vector<int> tokens = parse_token_list(args.tokens_text);
+    SelfAttentionCache cache = transcriber.decoder().new_cache();
+    std::vector<float> logits;
+    transcriber.decoder().decode(tokens, cross, cache, logits, LogitsRows::all);
+    write_f32(args.logits_path, logits);
+  }
+  if (args.greedy_count > 0) {
+    const SpecialTokens& s = transcriber.tokenizer().special();
+    const std::vector<int> prompt = {s.sot, s.notimestamps};
+    const int count = std::min(args.greedy_count, h.n_text_ctx - static_cast<int>(prompt.size()) + 1);
+    const std::vector<int> tokens = argmax_decode(transcriber.decoder(), cross, prompt, count);
+    for (std::size_t i = 0; i < tokens.size(); ++i) std::printf("%s%d", i ? " " : "", tokens[i]);
+    std::printf("\n");
+  }
+  return 0;
+}
+
+// ---- bench ----
+struct BenchArgs {
+  CommonOptions common;
+  std::string audio_path;
+  int runs = 3;
+  int decode_tokens = 32;
+};
+
+double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;
+}
+
+template <typename Function>
+double best_ms(int runs, Function&& function) {
+  double best = INFINITY;
+  for (int run = 0; run < runs; ++run) {
+    const std::int64_t start = now_ns();
+    function();
+    best = std::min(best, (now_ns() - start) * 1e-6);
+  }
+  return best;
+}
+
+int run_bench(const BenchArgs& args) {
+  auto model = load_model_for(args.common);
+  const WhisperHparams& h = model->hparams();
+  MonoAudio audio;
+  if (args.audio_path.empty()) {
+    std::mt19937 random(7);  // 30 s of noise: the encoder's cost does not depend on the content
+    std::normal_distribution<float> noise(0.0f, 0.1f);
+    audio.samples.resize(30 * kWhisperSampleRateHz);
+    for (float& sample : audio.samples) sample = noise(random);
+  } else {
+    audio = load_audio(args.audio_path);
+  }
+  Transcriber transcriber(model);
+  std::printf("model: %s (%s, d=%d, %d+%d layers), threads: %d, audio: %.1f s\n", args.common.model_path.c_str(),
+              h.size_name().c_str(), h.n_audio_state, h.n_audio_layer, h.n_text_layer, thread_count(),
+              audio.duration_s());
+
+  LogMel mel;
+  const double mel_ms = best_ms(args.runs, [&] { mel = transcriber.mel().compute(audio.samples); });
+  Activations encoded;
+  transcriber.encoder().encode(mel);  // warm-up: page in the weights
+  const double encoder_ms = best_ms(args.runs, [&] { encoded = transcriber.encoder().encode(mel); });
+  const double encoder_gflops = encoder_flops(h) / (encoder_ms * 1e-3) * 1e-9;
+
+  // Reference in the same run: BLAS sgemm on the encoder's largest GEMM shape (MLP up-projection).
+  const int m = h.n_audio_ctx, n = 4 * h.n_audio_state, k = h.n_audio_state;
+  const double sgemm_gflops = ops::measure_sgemm_gflops(m, n, k, args.runs + 2);
+
+  const CrossAttentionKv cross = transcriber.decoder().cross_attention_kv(encoded);
+  const SpecialTokens& s = transcriber.tokenizer().special();
+  double decoder_ms_per_token = INFINITY;
+  for (int run = 0; run < args.runs; ++run) {
+    SelfAttentionCache cache = transcriber.decoder().new_cache();
+    std::vector<float> logits;
+    const int prompt[] = {s.sot, s.notimestamps};
+    transcriber.decoder().decode(prompt, cross, cache, logits);
+    const int steps = std::min(args.decode_tokens, h.n_text_ctx - 2);
+    const std::int64_t start = now_ns();
+    for (int step = 0; step < steps; ++step) {
+      const int next[] = {argmax(logits)};
+      transcriber.decoder().decode(next, cross, cache, logits);
+    }
+    decoder_ms_per_token = std::min(decoder_ms_per_token, (now_ns() - start) * 1e-6 / steps);
+  }
+
+  std::printf("mel:      %8.2f ms for %.1f s of audio\n", mel_ms, audio.duration_s());
+  std::printf("encoder:  %8.2f ms per 30-s window, %.1f GFLOP/s\n", encoder_ms, encoder_gflops);
+  std::printf("sgemm:    %8.1f GFLOP/s on %dx%dx%d (OpenBLAS, same run)\n", sgemm_gflops, m, n, k);
+  std::printf("encoder/sgemm throughput ratio: %.2f\n", encoder_gflops / sgemm_gflops);
+  std::printf("decoder:  %8.2f ms per token (greedy, 1 sequence)\n", decoder_ms_per_token);
+  std::printf("peak RSS: %8.1f MiB (model file %.1f MiB)\n", peak_rss_mib(),
+              model->file().size_bytes() / (1024.0 * 1024.0));
+  return 0;
+}
+
+}  // namespace
+
+bool wants_cli(int argc, char** argv) { return argc > 1; }
+
+int run_cli(int argc, char** argv) {
+  // `npuscribe FILE...` and `npuscribe --model M FILE...` mean `npuscribe transcribe ...`.
+  std::vector<char*> arguments(argv, argv + argc);
+  static char transcribe_word[] = "transcribe";
+  if (argc > 1) {
+    const std::string first = argv[1];
+    const bool is_command = first == "transcribe" || first == "inspect" || first == "bench";
+    const bool is_global_flag = first == "-h" || first == "--help" || first == "--version";
+    if (!is_command && !is_global_flag) arguments.insert(arguments.begin() + 1, transcribe_word);
+  }
+  argc = static_cast<int>(arguments.size());
+  argv = arguments.data();
+
+  CLI::App app{"npuscribe: Whisper speech-to-text on the CPU (and the Ryzen AI NPU)", "npuscribe"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "npuscribe 0.1.0");
+
+  TranscribeArgs transcribe;
+  auto* transcribe_command = app.add_subcommand("transcribe", "transcribe audio files and print the text");
+  add_common_options(*transcribe_command, transcribe.common);
+  transcribe_command->add_option("files", transcribe.files, "audio files (WAV)")->required()->check(CLI::ExistingFile);
+  transcribe_command->add_option("-l,--language", transcribe.language, "spoken language for multilingual models");
+  transcribe_command->add_flag("--translate", transcribe.translate, "translate to English (multilingual models)");
+
+  InspectArgs inspect;
+  auto* inspect_command =
+      app.add_subcommand("inspect", "write intermediate tensors as raw float32 (little-endian, row-major)");
+  add_common_options(*inspect_command, inspect.common);
+  inspect_command->add_option("-a,--audio", inspect.audio_path, "audio file (WAV)")->required()->check(CLI::ExistingFile);
+  inspect_command->add_option("--mel", inspect.mel_path, "log-mel [n_mels][n_frames], whole padded length");
+  inspect_command->add_option("--conv", inspect.conv_path, "conv stem output [n_state][n_audio_ctx]");
+  inspect_command->add_option("--encoder", inspect.encoder_path, "encoder output [n_audio_ctx][n_state]");
+  auto* tokens_option = inspect_command->add_option("--tokens", inspect.tokens_text, "comma-separated token ids");
+  inspect_command->add_option("--logits", inspect.logits_path, "logits [n_tokens][n_vocab] for --tokens")
+      ->needs(tokens_option);
+  inspect_command->add_option("--greedy", inspect.greedy_count, "print N argmax tokens from [sot, notimestamps]")
+      ->check(CLI::Range(1, 448));
+
+  BenchArgs bench;
+  auto* bench_command = app.add_subcommand("bench", "measure mel, encoder and decoder speed against BLAS");
+  add_common_options(*bench_command, bench.common);
+  bench_command->add_option("-a,--audio", bench.audio_path, "audio file (default: 30 s of noise)")
+      ->check(CLI::ExistingFile);
+  bench_command->add_option("--runs", bench.runs, "repetitions; the best is reported")->check(CLI::Range(1, 100));
+  bench_command->add_option("--decode-tokens", bench.decode_tokens, "tokens per decoder run")
+      ->check(CLI::Range(1, 440));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? 0 : kExitUsageError;
+  }
+  try {
+    if (*inspect_command && !inspect.tokens_text.empty() && inspect.logits_path.empty())
+      throw CLI::ValidationError("--tokens", "needs --logits FILE to write the logits to");
+    if (*transcribe_command) return run_transcribe(transcribe);
+    if (*inspect_command) return run_inspect(inspect);
+    if (*bench_command) return run_bench(bench);
+  } catch (const CLI::ValidationError& error) {
+    std::fprintf(stderr, "error: %s\n", error.what());
+    return kExitUsageError;
+  } catch (const Error& error) {
+    std::fprintf(stderr, "error: %s\n", error.what());
+    return kExitRuntimeError;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "error: out of memory. Use a smaller model or close other programs.\n");
+    return kExitRuntimeError;
+  }
+  return kExitUsageError;
+}

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs the Debian/Ubuntu packages npuscribe builds and tests with. Idempotent; uses sudo when not root.
+set -eu
+packages="build-essential cmake ninja-build pkg-config git
+  libopenblas-openmp-dev libfftw3-dev libswresample-dev libavutil-dev libcli11-dev
+  qt6-base-dev libgl-dev
+  sox espeak-ng"
+if [ "$(id -u)" -eq 0 ]; then as_root=""; else as_root="sudo"; fi
+missing=""
+for package in $packages; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
+done
+if [ -n "$missing" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $as_root apt-get update -qq
+  # shellcheck disable=SC2086
+  $as_root apt-get install -y -qq --no-install-recommends $missing
+fi
