@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <numeric>
 #include <random>
 #include <sstream>
@@ -220,6 +221,11 @@ int run_bench(const BenchArgs& args) {
   Activations encoded;
   transcriber.encoder().encode(mel);  // warm-up: page in the weights
   const double encoder_ms = best_ms(args.runs, [&] { encoded = transcriber.encoder().encode(mel); });
+  // One more pass with profiling on, for the per-kernel breakdown (measured, host clock).
+  ProfileRecorder recorder;
+  transcriber.encoder().set_profile_sink(&recorder);
+  transcriber.encoder().encode(mel);
+  transcriber.encoder().set_profile_sink(nullptr);
   const double encoder_gflops = encoder_flops(h) / (encoder_ms * 1e-3) * 1e-9;
 
   // Reference in the same run: BLAS sgemm on the encoder's largest GEMM shape (MLP up-projection).
@@ -247,6 +253,16 @@ int run_bench(const BenchArgs& args) {
   std::printf("encoder:  %8.2f ms per 30-s window, %.1f GFLOP/s\n", encoder_ms, encoder_gflops);
   std::printf("sgemm:    %8.1f GFLOP/s on %dx%dx%d (OpenBLAS, same run)\n", sgemm_gflops, m, n, k);
   std::printf("encoder/sgemm throughput ratio: %.2f\n", encoder_gflops / sgemm_gflops);
+  std::map<std::string, std::pair<double, double>> by_kernel;  // kernel -> (ms, flop)
+  for (const KernelEvent& event : recorder.events()) {
+    if (event.kernel == "encoder") continue;
+    by_kernel[event.kernel].first += event.duration_ns * 1e-6;
+    by_kernel[event.kernel].second += static_cast<double>(event.operations);
+  }
+  for (const auto& [kernel, totals] : by_kernel) {
+    std::printf("  %-20s %8.2f ms  %6.1f GFLOP/s (measured)\n", kernel.c_str(), totals.first,
+                totals.second / (totals.first * 1e-3) * 1e-9);
+  }
   std::printf("decoder:  %8.2f ms per token (greedy, 1 sequence)\n", decoder_ms_per_token);
   std::printf("peak RSS: %8.1f MiB (model file %.1f MiB)\n", peak_rss_mib(),
               model->file().size_bytes() / (1024.0 * 1024.0));

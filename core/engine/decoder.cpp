@@ -1,7 +1,8 @@
 #include "engine/decoder.h"
 
-#include <cblas.h>
+#include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -46,38 +47,57 @@ SelfAttentionCache Decoder::new_cache() const {
 
 namespace {
 
-// out[i] = softmax(q_i K^T * scale) V for each query row i of one head; query i may see keys
-// [0, visible(i)). Rows of q/out and keys/values are `stride` floats apart.
-void attend(const float* q, int n_query, const float* keys, const float* values, int stride, int head_dim,
-            int n_keys_max, int first_query_position, bool causal, float* out, std::vector<float>& scores) {
-  scores.resize(static_cast<std::size_t>(n_query) * n_keys_max);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_query, n_keys_max, head_dim, 1.0f, q, stride, keys, stride,
-              0.0f, scores.data(), n_keys_max);
-  if (causal) {
-    for (int i = 0; i < n_query; ++i) {
-      float* row = scores.data() + static_cast<std::size_t>(i) * n_keys_max;
-      for (int j = first_query_position + i + 1; j < n_keys_max; ++j) row[j] = -INFINITY;
-    }
-  }
-  ops::softmax_rows(scores.data(), n_query, n_keys_max, 1.0f / std::sqrt(static_cast<float>(head_dim)));
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_query, head_dim, n_keys_max, 1.0f, scores.data(),
-              n_keys_max, values, stride, 0.0f, out, stride);
+// Below this many multiply-adds an attention call runs on one thread: a parallel region's fork/join costs
+// more than it saves, and far more when another process holds the second core.
+constexpr double kParallelAttentionMacs = 2.0e5;
+
+inline float dot(const float* a, const float* b, int count) {
+  __m256 sum = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 8 <= count; i += 8) sum = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), sum);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, sum);
+  float total = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  for (; i < count; ++i) total += a[i] * b[i];
+  return total;
 }
 
-// Multi-head attention, heads in parallel.
+// One head of attention for a few query rows (decoding). Keys and values are read in place: no packing,
+// unlike a BLAS call, which would copy the head's whole K and V for every token.
+void attend_head(const float* q, int n_query, const float* keys, const float* values, int stride, int head_dim,
+                 int n_keys, int first_query_position, bool causal, float* out, std::vector<float>& scores) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  scores.resize(static_cast<std::size_t>(n_keys));
+  for (int i = 0; i < n_query; ++i) {
+    const float* query = q + static_cast<std::size_t>(i) * stride;
+    const int visible = causal ? std::min(n_keys, first_query_position + i + 1) : n_keys;
+    for (int j = 0; j < visible; ++j) scores[j] = dot(query, keys + static_cast<std::size_t>(j) * stride, head_dim);
+    ops::softmax_rows(scores.data(), 1, visible, scale);
+    float* result = out + static_cast<std::size_t>(i) * stride;
+    std::fill(result, result + head_dim, 0.0f);
+    for (int j = 0; j < visible; ++j) {
+      const float weight = scores[j];
+      const float* value = values + static_cast<std::size_t>(j) * stride;
+      for (int c = 0; c < head_dim; ++c) result[c] += weight * value[c];
+    }
+  }
+}
+
+// Multi-head attention of the new tokens over n_keys cached keys, heads in parallel when worth it.
 void multi_head_attention(const Activations& q, const float* keys, const float* values, int n_keys, int heads,
                           int first_query_position, bool causal, Activations& out) {
   const int d = q.cols;
   const int head_dim = d / heads;
   out.resize(q.rows, d);
-#pragma omp parallel
+  const bool parallel = 2.0 * q.rows * n_keys * d >= kParallelAttentionMacs;
+#pragma omp parallel if (parallel)
   {
     std::vector<float> scores;
 #pragma omp for schedule(static)
     for (int head = 0; head < heads; ++head) {
       const int offset = head * head_dim;
-      attend(q.values.data() + offset, q.rows, keys + offset, values + offset, d, head_dim, n_keys,
-             first_query_position, causal, out.values.data() + offset, scores);
+      attend_head(q.values.data() + offset, q.rows, keys + offset, values + offset, d, head_dim, n_keys,
+                  first_query_position, causal, out.values.data() + offset, scores);
     }
   }
 }

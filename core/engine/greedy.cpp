@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace npuscribe {
 
@@ -34,9 +35,10 @@ std::vector<int> suppressed_tokens(const Tokenizer& tokenizer, bool non_speech, 
     }
     for (const char* symbol : kMusicSymbols) {
       // A music symbol's first BPE token is suppressed even when the symbol spans several tokens: take the
-      // longest stored token that starts it.
+      // longest stored token that starts it and holds at least one of the symbol's own bytes (never " ").
       for (const std::string& text : {std::string(symbol), std::string(" ") + symbol}) {
-        for (std::size_t length = text.size(); length > 0; --length) {
+        const std::size_t shortest = text.size() - std::strlen(symbol) + 1;
+        for (std::size_t length = text.size(); length >= shortest; --length) {
           if (int id = tokenizer.find(text.substr(0, length)); id >= 0) {
             ids.push_back(id);
             break;

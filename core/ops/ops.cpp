@@ -162,8 +162,11 @@ void layer_norm(const float* x, int rows, int cols, const float* gamma, const fl
       sum_sq += d * d;
     }
     const float inv_std = static_cast<float>(1.0 / std::sqrt(sum_sq / cols + kLayerNormEpsilon));
+    // The float mean is off by up to half an ulp of its magnitude; subtract that residue too so rows with a
+    // large offset keep their digits.
     const float mean_f = static_cast<float>(mean);
-    for (int c = 0; c < cols; ++c) o[c] = (in[c] - mean_f) * inv_std * gamma[c] + beta[c];
+    const float mean_residue = static_cast<float>(mean - mean_f);
+    for (int c = 0; c < cols; ++c) o[c] = ((in[c] - mean_f) - mean_residue) * inv_std * gamma[c] + beta[c];
   }
 }
 
@@ -214,6 +217,8 @@ inline float load_weight1(const std::byte* row, int k) {
   }
 }
 
+constexpr double kParallelSmallMBytes = 512.0 * 1024;
+
 // Small-m product: every weight row is read once from memory and applied to up to 4 activation rows.
 template <GgmlType kType>
 void linear_small_m(const float* x, int m, int x_stride, const WeightMatrix& w, const float* bias, float* y,
@@ -221,7 +226,10 @@ void linear_small_m(const float* x, int m, int x_stride, const WeightMatrix& w, 
   const int n_out = w.rows;
   const int k_in = w.cols;
   const std::size_t row_bytes = w.row_bytes();
-#pragma omp parallel for schedule(static) if (n_out >= 64 && !omp_in_parallel())
+  // Parallel only for matrices big enough to repay the fork/join (the MLP and the logits, not a 384x384
+  // projection): decoding makes dozens of these calls per token.
+  const bool parallel = static_cast<double>(row_bytes) * n_out * m >= kParallelSmallMBytes && !omp_in_parallel();
+#pragma omp parallel for schedule(static) if (parallel)
   for (int n = 0; n < n_out; ++n) {
     const std::byte* weight_row = w.data + static_cast<std::size_t>(n) * row_bytes;
     for (int m0 = 0; m0 < m; m0 += 4) {
@@ -280,7 +288,13 @@ void linear(const float* x, int m, int x_stride, const WeightMatrix& w, const fl
   const float beta = (accumulate || bias) ? 1.0f : 0.0f;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, w.rows, w.cols, 1.0f, x, x_stride, weights, w.cols, beta,
               y, y_stride);
-  if (bias && accumulate) add_bias_rows(y, m, w.rows, bias);  // rare path: keeps the sgemm call uniform
+  if (bias && accumulate) {
+#pragma omp parallel for schedule(static) if (m > 64 && !omp_in_parallel())
+    for (int r = 0; r < m; ++r) {
+      float* row = y + static_cast<std::size_t>(r) * y_stride;
+      for (int c = 0; c < w.rows; ++c) row[c] += bias[c];
+    }
+  }
 }
 
 double measure_sgemm_gflops(int m, int n, int k, int runs) {
