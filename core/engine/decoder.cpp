@@ -8,6 +8,7 @@
 
 #include "ops/ops.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 namespace npuscribe {
 
@@ -51,16 +52,15 @@ namespace {
 // more than it saves, and far more when another process holds the second core.
 constexpr double kParallelAttentionMacs = 2.0e5;
 
-inline float dot(const float* a, const float* b, int count) {
-  __m256 sum = _mm256_setzero_ps();
-  int i = 0;
-  for (; i + 8 <= count; i += 8) sum = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), sum);
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, sum);
-  float total = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-  for (; i < count; ++i) total += a[i] * b[i];
-  return total;
+inline float horizontal_sum(__m256 v) {
+  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+  sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
+  return _mm_cvtss_f32(sum);
 }
+
+// Whisper heads are 64 wide (every official size); other widths take the scalar path.
+constexpr int kVectorHeadDim = 64;
 
 // One head of attention for a few query rows (decoding). Keys and values are read in place: no packing,
 // unlike a BLAS call, which would copy the head's whole K and V for every token.
@@ -70,15 +70,43 @@ void attend_head(const float* q, int n_query, const float* keys, const float* va
   scores.resize(static_cast<std::size_t>(n_keys));
   for (int i = 0; i < n_query; ++i) {
     const float* query = q + static_cast<std::size_t>(i) * stride;
-    const int visible = causal ? std::min(n_keys, first_query_position + i + 1) : n_keys;
-    for (int j = 0; j < visible; ++j) scores[j] = dot(query, keys + static_cast<std::size_t>(j) * stride, head_dim);
-    ops::softmax_rows(scores.data(), 1, visible, scale);
     float* result = out + static_cast<std::size_t>(i) * stride;
+    const int visible = causal ? std::min(n_keys, first_query_position + i + 1) : n_keys;
+    if (head_dim == kVectorHeadDim) {
+      __m256 query_v[8];
+      for (int c = 0; c < 8; ++c) query_v[c] = _mm256_loadu_ps(query + 8 * c);
+      for (int j = 0; j < visible; ++j) {
+        const float* key = keys + static_cast<std::size_t>(j) * stride;
+        __m256 sum_a = _mm256_mul_ps(query_v[0], _mm256_loadu_ps(key));
+        __m256 sum_b = _mm256_mul_ps(query_v[1], _mm256_loadu_ps(key + 8));
+        for (int c = 2; c < 8; c += 2) {
+          sum_a = _mm256_fmadd_ps(query_v[c], _mm256_loadu_ps(key + 8 * c), sum_a);
+          sum_b = _mm256_fmadd_ps(query_v[c + 1], _mm256_loadu_ps(key + 8 * c + 8), sum_b);
+        }
+        scores[j] = horizontal_sum(_mm256_add_ps(sum_a, sum_b));
+      }
+      ops::softmax_rows(scores.data(), 1, visible, scale);
+      __m256 acc[8];
+      for (int c = 0; c < 8; ++c) acc[c] = _mm256_setzero_ps();
+      for (int j = 0; j < visible; ++j) {
+        const __m256 weight = _mm256_set1_ps(scores[j]);
+        const float* value = values + static_cast<std::size_t>(j) * stride;
+        for (int c = 0; c < 8; ++c) acc[c] = _mm256_fmadd_ps(weight, _mm256_loadu_ps(value + 8 * c), acc[c]);
+      }
+      for (int c = 0; c < 8; ++c) _mm256_storeu_ps(result + 8 * c, acc[c]);
+      continue;
+    }
+    for (int j = 0; j < visible; ++j) {
+      const float* key = keys + static_cast<std::size_t>(j) * stride;
+      float sum = 0.0f;
+      for (int c = 0; c < head_dim; ++c) sum += query[c] * key[c];
+      scores[j] = sum;
+    }
+    ops::softmax_rows(scores.data(), 1, visible, scale);
     std::fill(result, result + head_dim, 0.0f);
     for (int j = 0; j < visible; ++j) {
-      const float weight = scores[j];
       const float* value = values + static_cast<std::size_t>(j) * stride;
-      for (int c = 0; c < head_dim; ++c) result[c] += weight * value[c];
+      for (int c = 0; c < head_dim; ++c) result[c] += scores[j] * value[c];
     }
   }
 }
@@ -90,15 +118,16 @@ void multi_head_attention(const Activations& q, const float* keys, const float* 
   const int head_dim = d / heads;
   out.resize(q.rows, d);
   const bool parallel = 2.0 * q.rows * n_keys * d >= kParallelAttentionMacs;
-#pragma omp parallel if (parallel)
-  {
-    std::vector<float> scores;
-#pragma omp for schedule(static)
-    for (int head = 0; head < heads; ++head) {
-      const int offset = head * head_dim;
-      attend_head(q.values.data() + offset, q.rows, keys + offset, values + offset, d, head_dim, n_keys,
-                  first_query_position, causal, out.values.data() + offset, scores);
-    }
+  auto run_head = [&](int head) {
+    thread_local std::vector<float> scores;
+    const int offset = head * head_dim;
+    attend_head(q.values.data() + offset, q.rows, keys + offset, values + offset, d, head_dim, n_keys,
+                first_query_position, causal, out.values.data() + offset, scores);
+  };
+  if (parallel) {
+    parallel_chunks(heads, run_head);
+  } else {
+    for (int head = 0; head < heads; ++head) run_head(head);
   }
 }
 

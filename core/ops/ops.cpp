@@ -11,6 +11,7 @@
 
 #include "util/f16.h"
 #include "util/parallel.h"
+#include "util/thread_pool.h"
 
 namespace npuscribe::ops {
 namespace {
@@ -219,41 +220,62 @@ inline float load_weight1(const std::byte* row, int k) {
 
 constexpr double kParallelSmallMBytes = 512.0 * 1024;
 
-// Small-m product: every weight row is read once from memory and applied to up to 4 activation rows.
+// Small-m product, register-blocked: 4 weight rows x 2 activation rows per pass gives 8 independent FMA
+// chains (one chain per row would stall on FMA latency) and reads every weight row from memory once.
 template <GgmlType kType>
 void linear_small_m(const float* x, int m, int x_stride, const WeightMatrix& w, const float* bias, float* y,
                     int y_stride, bool accumulate) {
+  constexpr int kRowBlock = 4;
   const int n_out = w.rows;
   const int k_in = w.cols;
+  const int k_vector = k_in / 8 * 8;
   const std::size_t row_bytes = w.row_bytes();
+  const int row_blocks = (n_out + kRowBlock - 1) / kRowBlock;
   // Parallel only for matrices big enough to repay the fork/join (the MLP and the logits, not a 384x384
   // projection): decoding makes dozens of these calls per token.
-  const bool parallel = static_cast<double>(row_bytes) * n_out * m >= kParallelSmallMBytes && !omp_in_parallel();
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int n = 0; n < n_out; ++n) {
-    const std::byte* weight_row = w.data + static_cast<std::size_t>(n) * row_bytes;
-    for (int m0 = 0; m0 < m; m0 += 4) {
-      const int group = std::min(4, m - m0);
-      __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-      const float* rows[4];
-      for (int g = 0; g < 4; ++g) rows[g] = x + static_cast<std::size_t>(m0 + std::min(g, group - 1)) * x_stride;
-      int k = 0;
-      for (; k + 8 <= k_in; k += 8) {
-        const __m256 wv = load_weights8<kType>(weight_row, k);
-        acc[0] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(rows[0] + k), acc[0]);
-        acc[1] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(rows[1] + k), acc[1]);
-        acc[2] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(rows[2] + k), acc[2]);
-        acc[3] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(rows[3] + k), acc[3]);
+  const bool parallel = static_cast<double>(row_bytes) * n_out >= kParallelSmallMBytes;
+  constexpr int kBlocksPerChunk = 64;
+  const int chunks = parallel ? (row_blocks + kBlocksPerChunk - 1) / kBlocksPerChunk : 1;
+  parallel_chunks(chunks, [&](int chunk) {
+  const int block_begin = parallel ? chunk * kBlocksPerChunk : 0;
+  const int block_end = parallel ? std::min(row_blocks, block_begin + kBlocksPerChunk) : row_blocks;
+  for (int block = block_begin; block < block_end; ++block) {
+    const int n0 = block * kRowBlock;
+    const int rows_here = std::min(kRowBlock, n_out - n0);
+    const std::byte* weight_rows[kRowBlock];
+    for (int r = 0; r < kRowBlock; ++r)
+      weight_rows[r] = w.data + static_cast<std::size_t>(n0 + std::min(r, rows_here - 1)) * row_bytes;
+    for (int m0 = 0; m0 < m; m0 += 2) {
+      const bool pair = m0 + 1 < m;
+      const float* x0 = x + static_cast<std::size_t>(m0) * x_stride;
+      const float* x1 = pair ? x0 + x_stride : x0;
+      __m256 acc0[kRowBlock], acc1[kRowBlock];
+      for (int r = 0; r < kRowBlock; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
+      for (int k = 0; k < k_vector; k += 8) {
+        const __m256 xv0 = _mm256_loadu_ps(x0 + k);
+        const __m256 xv1 = _mm256_loadu_ps(x1 + k);
+        for (int r = 0; r < kRowBlock; ++r) {
+          const __m256 wv = load_weights8<kType>(weight_rows[r], k);
+          acc0[r] = _mm256_fmadd_ps(wv, xv0, acc0[r]);
+          acc1[r] = _mm256_fmadd_ps(wv, xv1, acc1[r]);
+        }
       }
-      for (int g = 0; g < group; ++g) {
-        float sum = hsum(acc[g]);
-        for (int kk = k; kk < k_in; ++kk) sum += load_weight1<kType>(weight_row, kk) * rows[g][kk];
-        if (bias) sum += bias[n];
-        float& out = y[static_cast<std::size_t>(m0 + g) * y_stride + n];
-        out = accumulate ? out + sum : sum;
+      for (int r = 0; r < rows_here; ++r) {
+        float sums[2] = {hsum(acc0[r]), hsum(acc1[r])};
+        for (int k = k_vector; k < k_in; ++k) {
+          const float weight = load_weight1<kType>(weight_rows[r], k);
+          sums[0] += weight * x0[k];
+          sums[1] += weight * x1[k];
+        }
+        for (int i = 0; i < (pair ? 2 : 1); ++i) {
+          float total = sums[i] + (bias ? bias[n0 + r] : 0.0f);
+          float& out = y[static_cast<std::size_t>(m0 + i) * y_stride + n0 + r];
+          out = accumulate ? out + total : total;
+        }
       }
     }
   }
+  });
 }
 
 constexpr int kSmallMLimit = 16;
