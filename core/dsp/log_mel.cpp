@@ -80,13 +80,15 @@ struct LogMelSpectrogram::Impl {
     FftwBuffer<float> power = fftw_alloc<float>(kFftBins * kBlockFrames);  // [bin][frame in block]
   };
 
-  // The input of one compute() call and where its results go.
+  // A run of consecutive frames to compute and where their results go.
   struct Job {
-    const float* samples;
-    std::int64_t n_samples;
-    int n_fft_frames;    // frames 0 .. n_fft_frames-1 can hold signal; later ones are all zeros
-    float* out;          // [n_mels][stride]
-    std::size_t stride;  // n_frames
+    const float* samples;      // signal sample x[sample_base]
+    std::int64_t sample_base;  // 0 for compute(); StreamingLogMel keeps only a tail of the signal
+    std::int64_t n_samples;    // x[i] for i >= n_samples is 0
+    int first_frame;           // frames first_frame .. first_frame + frame_count - 1
+    int frame_count;
+    float* out;  // [n_mels][stride], column 0 = first_frame
+    std::size_t stride;
   };
 
   fftwf_plan plan = nullptr;
@@ -111,10 +113,10 @@ struct LogMelSpectrogram::Impl {
 
   // Fills frame with the Hann-windowed padded signal starting at padded position start. The padded
   // signal is 200 reflected samples (x[200] .. x[1]), the signal, then zeros; samples a short signal
-  // lacks count as 0, so nothing outside [0, n_samples) is read.
+  // lacks count as 0, so nothing outside [sample_base, n_samples) is read.
   void window_frame(const Job& job, std::int64_t start, float* frame) const {
     if (start >= kReflectPadSamples && start + kWhisperFftSize <= kReflectPadSamples + job.n_samples) {
-      const float* src = job.samples + (start - kReflectPadSamples);
+      const float* src = job.samples + (start - kReflectPadSamples - job.sample_base);
 #pragma omp simd
       for (int j = 0; j < kWhisperFftSize; ++j) frame[j] = hann[j] * src[j];
       return;
@@ -122,16 +124,16 @@ struct LogMelSpectrogram::Impl {
     for (int j = 0; j < kWhisperFftSize; ++j) {
       const std::int64_t p = start + j;
       const std::int64_t index = p < kReflectPadSamples ? kReflectPadSamples - p : p - kReflectPadSamples;
-      frame[j] = index < job.n_samples ? hann[j] * job.samples[index] : 0.0f;
+      frame[j] = index < job.n_samples ? hann[j] * job.samples[index - job.sample_base] : 0.0f;
     }
   }
 
-  // log10(max(mel power, 1e-10)) of frames [16 block, 16 block + 16) into job.out; returns their maximum.
-  // Every frame goes through the same instructions wherever its block runs, so the result does not
-  // depend on the thread count.
+  // log10(max(mel power, 1e-10)) of the job's frames [16 block, 16 block + 16) into job.out; returns their
+  // maximum. Every frame goes through the same instructions wherever its block runs and whichever lane
+  // it takes, so the result depends neither on the thread count nor on how frames are grouped in jobs.
   float log_mel_block(const Job& job, int block, Scratch& s) const {
-    const int first_frame = block * kBlockFrames;
-    const int frames_here = std::min(kBlockFrames, job.n_fft_frames - first_frame);
+    const int first_frame = block * kBlockFrames;  // relative to job.first_frame
+    const int frames_here = std::min(kBlockFrames, job.frame_count - first_frame);
 
     for (int f = 0; f < kBlockFrames; ++f) {
       float* power = s.power.get() + f;
@@ -139,7 +141,8 @@ struct LogMelSpectrogram::Impl {
         for (int k = 0; k < kFftBins; ++k) power[k * kBlockFrames] = 0.0f;
         continue;
       }
-      window_frame(job, static_cast<std::int64_t>(first_frame + f) * kWhisperHopLength, s.frame.get());
+      window_frame(job, static_cast<std::int64_t>(job.first_frame + first_frame + f) * kWhisperHopLength,
+                   s.frame.get());
       fftwf_execute_dft_r2c(plan, s.frame.get(), s.spectrum.get());
       const fftwf_complex* spectrum = s.spectrum.get();
       // Strided stores into [bin][frame]: measured faster than a contiguous pass plus a transpose.
@@ -248,12 +251,14 @@ LogMel LogMelSpectrogram::compute(std::span<const float> samples) const {
   const std::int64_t padded_signal_end = kReflectPadSamples + n_samples;
   Impl::Job job;
   job.samples = samples.data();
+  job.sample_base = 0;
   job.n_samples = n_samples;
-  job.n_fft_frames = static_cast<int>(
+  job.first_frame = 0;
+  job.frame_count = static_cast<int>(
       std::min<std::int64_t>(mel.n_frames, (padded_signal_end + kWhisperHopLength - 1) / kWhisperHopLength));
   job.out = mel.values.data();
   job.stride = static_cast<std::size_t>(mel.n_frames);
-  const int n_blocks = (job.n_fft_frames + kBlockFrames - 1) / kBlockFrames;
+  const int n_blocks = (job.frame_count + kBlockFrames - 1) / kBlockFrames;
   const int n_frames = mel.n_frames;
 
   const int threads = std::max(1, thread_count());
@@ -271,20 +276,52 @@ LogMel LogMelSpectrogram::compute(std::span<const float> samples) const {
     for (int block = 0; block < n_blocks; ++block)
       global_max = std::max(global_max, impl.log_mel_block(job, block, s));
 
-    // whisper.cpp clamps in double: v < max - 8.0 -> (float)(max - 8.0). Rounding the threshold to
-    // float once and taking the float max gives the same bits, and (v + 4) / 4 rounds only at v + 4
-    // in either precision.
-    const float threshold = static_cast<float>(static_cast<double>(global_max) - 8.0);
-    const float padding_value = (std::max(kLogFloor, threshold) + 4.0f) / 4.0f;
+    const Scaling scaling = scaling_for(global_max);
 #pragma omp for schedule(dynamic, 8)
     for (int m = 0; m < n_mels; ++m) {
       float* row = job.out + m * job.stride;
-#pragma omp simd
-      for (int i = 0; i < job.n_fft_frames; ++i) row[i] = (std::max(row[i], threshold) + 4.0f) / 4.0f;
-      std::fill(row + job.n_fft_frames, row + n_frames, padding_value);
+      scale_values(row, job.frame_count, scaling.threshold);
+      std::fill(row + job.frame_count, row + n_frames, scaling.padding_value);
     }
   }
   return mel;
+}
+
+float LogMelSpectrogram::compute_raw_frames(const float* samples, std::int64_t sample_base,
+                                            std::int64_t n_samples, int first_frame, int frame_count,
+                                            float* out, std::size_t stride) const {
+  Impl::Job job;
+  job.samples = samples;
+  job.sample_base = sample_base;
+  job.n_samples = n_samples;
+  job.first_frame = first_frame;
+  job.frame_count = frame_count;
+  job.out = out;
+  job.stride = stride;
+  const int n_blocks = (frame_count + kBlockFrames - 1) / kBlockFrames;
+
+  const int threads = std::max(1, thread_count());
+  impl_->ensure_scratch(threads);
+  const Impl& impl = *impl_;
+  float result = kLogFloor;
+  // A single block (a push of a few hundred samples) is not worth waking the team for.
+#pragma omp parallel for num_threads(threads) if (n_blocks > 1) schedule(dynamic, 4) reduction(max : result)
+  for (int block = 0; block < n_blocks; ++block)
+    result = std::max(result, impl.log_mel_block(job, block, impl_->scratch[omp_get_thread_num()]));
+  return result;
+}
+
+LogMelSpectrogram::Scaling LogMelSpectrogram::scaling_for(float global_max) {
+  // whisper.cpp clamps in double: v < max - 8.0 -> (float)(max - 8.0). Rounding the threshold to
+  // float once and taking the float max gives the same bits, and (v + 4) / 4 rounds only at v + 4
+  // in either precision.
+  const float threshold = static_cast<float>(static_cast<double>(global_max) - 8.0);
+  return {threshold, (std::max(kLogFloor, threshold) + 4.0f) / 4.0f};
+}
+
+void LogMelSpectrogram::scale_values(float* row, int count, float threshold) {
+#pragma omp simd
+  for (int i = 0; i < count; ++i) row[i] = (std::max(row[i], threshold) + 4.0f) / 4.0f;
 }
 
 }  // namespace npuscribe

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <vector>
 
@@ -40,6 +41,28 @@ class LogMelSpectrogram {
   const MelFilterBank& filters() const { return filters_; }
 
  private:
+  // StreamingLogMel computes the same frames piece by piece with the helpers below, so that both give the
+  // same bits from one copy of the window/FFT/projection/log code.
+  friend class StreamingLogMel;
+
+  // Raw log10(max(mel power, 1e-10)) (before the clamp and scaling) of frames [first_frame,
+  // first_frame + frame_count) into out[mel * stride + frame - first_frame]. samples points at signal
+  // sample x[sample_base]; samples at index >= n_samples count as 0. The frames must read nothing of x
+  // below sample_base (frames 0 and 1 read the reflection x[1..200], so they need sample_base == 0).
+  // Returns the maximum of -10 and every value. Parallel over blocks of 16 frames; the result depends
+  // neither on the thread count nor on how the frames are split into calls.
+  float compute_raw_frames(const float* samples, std::int64_t sample_base, std::int64_t n_samples,
+                           int first_frame, int frame_count, float* out, std::size_t stride) const;
+
+  // whisper.cpp's final stage over the whole spectrogram, given the maximum raw value of all frames.
+  struct Scaling {
+    float threshold;      // values below are raised to it: global max - 8
+    float padding_value;  // final value of a frame of zeros (raw -10)
+  };
+  static Scaling scaling_for(float global_max);
+  // row[i] = (max(row[i], threshold) + 4) / 4 for i < count.
+  static void scale_values(float* row, int count, float threshold);
+
   struct Impl;
   MelFilterBank filters_;
   Impl* impl_;
