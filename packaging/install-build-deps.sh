@@ -2,9 +2,9 @@
 # Installs the Debian/Ubuntu packages npuscribe builds and tests with. Idempotent; uses sudo when not root.
 set -eu
 packages="build-essential cmake ninja-build pkg-config git
-  libopenblas-openmp-dev libfftw3-dev libswresample-dev libavutil-dev libcli11-dev
-  qt6-base-dev libgl-dev
-  sox espeak-ng"
+  libopenblas-openmp-dev libfftw3-dev zlib1g-dev libavformat-dev libavcodec-dev libswresample-dev libavutil-dev libcli11-dev nlohmann-json3-dev
+  qt6-base-dev libgl-dev libcurl4-openssl-dev libssl-dev
+  sox espeak-ng ffmpeg"
 if [ "$(id -u)" -eq 0 ]; then as_root=""; else as_root="sudo"; fi
 missing=""
 for package in $packages; do
