@@ -1,12 +1,15 @@
 #include "cli.h"
 
+#include <csignal>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
+#include <atomic>
 #include <cstring>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -15,7 +18,12 @@
 #include <random>
 #include <sstream>
 
-#include "audio/wav_reader.h"
+#include "audio/audio_file.h"
+#include "engine/features.h"
+#include "io/transcript_writer.h"
+#include "model/model_download.h"
+#include "model/model_registry.h"
+#include "engine/greedy.h"
 #include "engine/transcriber.h"
 #include "model/whisper_model.h"
 #include "ops/ops.h"
@@ -36,7 +44,7 @@ struct CommonOptions {
 
 void add_common_options(CLI::App& command, CommonOptions& common) {
   command.add_option("-m,--model", common.model_path,
-                     "ggml model file (whisper.cpp format, e.g. ggml-base.en.bin); default: $NPUSCRIBE_MODEL");
+                     "model name (base.en, see `npuscribe models list`) or ggml .bin file; default: $NPUSCRIBE_MODEL");
   command.add_option("-t,--threads", common.threads, "worker threads (default: all cores)")
       ->check(CLI::Range(1, 256));
 }
@@ -50,18 +58,17 @@ std::shared_ptr<const WhisperModel> load_model_for(const CommonOptions& common) 
       throw CLI::ValidationError("--model", "no model given: pass --model PATH/TO/ggml-MODEL.bin or set NPUSCRIBE_MODEL");
     path = from_env;
   }
-  return WhisperModel::load(path);
+  return WhisperModel::load(resolve_model(path));
+}
+
+void print_warnings(const std::string& file, const std::vector<std::string>& warnings) {
+  for (const std::string& warning : warnings) std::fprintf(stderr, "warning: %s: %s\n", file.c_str(), warning.c_str());
 }
 
 MonoAudio load_audio(const std::string& path) {
-  WavInfo info;
-  MonoAudio audio = read_wav_file(path, &info);
-  if (info.frames_missing > 0) {
-    std::fprintf(stderr, "warning: %s is truncated: %.2f s of the %.2f s its header announces are missing; "
-                 "transcribing the part that is there.\n",
-                 path.c_str(), static_cast<double>(info.frames_missing) / info.sample_rate_hz,
-                 static_cast<double>(info.frames_missing + info.frame_count) / info.sample_rate_hz);
-  }
+  DecodeReport report;
+  MonoAudio audio = load_audio_file(path, -1, &report);
+  print_warnings(path, report.warnings);
   return audio;
 }
 
@@ -94,38 +101,150 @@ std::vector<int> parse_token_list(const std::string& text) {
 struct TranscribeArgs {
   CommonOptions common;
   std::vector<std::string> files;
-  std::string language = "en";
-  bool translate = false;
+  std::string language = "auto";
+  std::string task = "transcribe";
+  std::string format = "txt";
+  std::string output_file;
+  std::string output_dir;
+  int beam = 5;
+  int best_of = 5;
+  float temperature = 0.0f;
+  float temperature_increment = 0.2f;
+  std::string prompt;
+  bool word_timestamps = false;
+  int stream_index = -1;
+  std::uint64_t seed = 0;
 };
 
+std::atomic<bool> interrupted{false};
+extern "C" void on_interrupt(int) { interrupted = true; }
+
+// Ctrl-C stops the current work cleanly (partial download kept, transcript so far written); a second
+// Ctrl-C kills the process as usual.
+void install_interrupt_handler() {
+  struct sigaction action {};
+  action.sa_handler = on_interrupt;
+  action.sa_flags = SA_RESETHAND;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+}
+
+std::vector<float> fallback_temperatures(float start, float increment) {
+  std::vector<float> temperatures;
+  if (increment <= 0.0f) return {start};
+  for (float t = start; t <= 1.0f + 1e-6f; t += increment) temperatures.push_back(t);
+  if (temperatures.empty()) temperatures.push_back(start);
+  return temperatures;
+}
+
 int run_transcribe(const TranscribeArgs& args) {
+  const OutputFormat format = parse_output_format(args.format);
+  if (!args.output_file.empty() && args.files.size() > 1)
+    throw CLI::ValidationError("--output", "one output file for several inputs; use --output-dir DIR instead");
+  if (args.output_dir.empty() && args.output_file.empty() && args.files.size() > 1 && format != OutputFormat::txt)
+    throw CLI::ValidationError("--format", "several inputs in " + args.format + " format need --output-dir DIR");
+  if (args.task != "transcribe" && args.task != "translate")
+    throw CLI::ValidationError("--task", "'" + args.task + "' is not a task; use transcribe or translate");
+  if (args.language != "auto") language_index(args.language);  // unknown codes fail before any work
+
   auto model = load_model_for(args.common);
   Transcriber transcriber(model);
   TranscribeOptions options;
   options.language = args.language;
-  options.translate = args.translate;
-  if (model->hparams().is_multilingual()) language_index(args.language);  // validate before any work
+  options.translate = args.task == "translate";
+  options.beam_size = args.beam;
+  options.best_of = args.best_of;
+  options.temperatures = fallback_temperatures(args.temperature, args.temperature_increment);
+  options.initial_prompt = args.prompt;
+  options.word_timestamps = args.word_timestamps;
+  options.seed = args.seed;
+  options.cancel = &interrupted;
+  install_interrupt_handler();
+  if (!args.output_dir.empty()) std::filesystem::create_directories(args.output_dir);
+
   int failures = 0;
   for (const std::string& file : args.files) {
+    if (interrupted) break;
     try {
-      const MonoAudio audio = load_audio(file);
-      const bool show_progress = ::isatty(STDERR_FILENO) && audio.duration_s() > 30;
+      const bool show_progress = ::isatty(STDERR_FILENO);
       const std::int64_t start_ns = now_ns();
-      const Transcript transcript = transcriber.transcribe(audio, options, [&](double fraction) {
+      DecodeReport report;
+      FeatureOptions feature_options;
+      feature_options.stream_index = args.stream_index;
+      feature_options.cancel = &interrupted;
+      const AudioFeatures features = features_from_file(file, model->mel_filters(), feature_options, &report);
+      print_warnings(file, report.warnings);
+      TranscriptResult result = transcriber.transcribe(features, options, [&](double fraction, auto) {
         if (!show_progress) return;
         const double elapsed_s = (now_ns() - start_ns) * 1e-9;
-        std::fprintf(stderr, "\r%3.0f%%  %.1fx real time", fraction * 100, fraction * audio.duration_s() / elapsed_s);
+        std::fprintf(stderr, "\r%s: %3.0f%%  %.1fx real time ", file.c_str(), fraction * 100,
+                     fraction * features.duration_s / std::max(elapsed_s, 1e-9));
       });
       if (show_progress) std::fprintf(stderr, "\n");
-      if (args.files.size() > 1) std::printf("%s:\n", file.c_str());
-      std::printf("%s\n", transcript.text().c_str());
-      std::fflush(stdout);
+      result.warnings.insert(result.warnings.begin(), report.warnings.begin(), report.warnings.end());
+      print_warnings(file, std::vector<std::string>(result.warnings.begin() + static_cast<std::ptrdiff_t>(report.warnings.size()), result.warnings.end()));
+      if (!result.detected_languages.empty()) {
+        std::fprintf(stderr, "%s: detected language %s (%.0f%%)\n", file.c_str(), result.language.c_str(),
+                     result.detected_languages.front().probability * 100.0);
+      }
+      if (!args.output_file.empty()) {
+        write_transcript(args.output_file, result, format);
+      } else if (!args.output_dir.empty()) {
+        write_transcript(output_path_for(file, args.output_dir, format), result, format);
+      } else {
+        if (args.files.size() > 1) std::printf("==> %s <==\n", file.c_str());
+        const std::string text = format_transcript(result, format);
+        std::fwrite(text.data(), 1, text.size(), stdout);
+        if (!text.empty() && text.back() != '\n') std::fputc('\n', stdout);
+        std::fflush(stdout);
+      }
     } catch (const Error& error) {
       std::fprintf(stderr, "error: %s\n", error.what());
       ++failures;
     }
   }
+  if (interrupted) {
+    std::fprintf(stderr, "error: interrupted; the transcript of the audio processed so far was written.\n");
+    return kExitRuntimeError;
+  }
   return failures == 0 ? 0 : kExitRuntimeError;
+}
+
+// ---- models ----
+int run_models_list() {
+  std::printf("%-24s %10s  %s\n", "name", "size", "status");
+  for (const OfficialModel& model : official_models()) {
+    const InstalledState state = installed_state(model);
+    std::string status = state.installed ? "installed  " + installed_model_path(model).string()
+                         : state.partial ? "partial download (" + format_size(state.size_bytes_on_disk) + "), resume with `npuscribe models download " + model.name + "`"
+                                         : "-";
+    std::printf("%-24s %10s  %s\n", model.name.c_str(), format_size(model.size_bytes).c_str(), status.c_str());
+  }
+  std::printf("\nmodels directory: %s\n", models_directory().string().c_str());
+  return 0;
+}
+
+int run_models_download(const std::string& name) {
+  const OfficialModel* model = find_official_model(name);
+  if (!model) {
+    throw CLI::ValidationError("models download", "'" + name + "' is not an official model; see `npuscribe models list`");
+  }
+  install_interrupt_handler();
+  DownloadOptions options;
+  options.cancel = &interrupted;
+  const bool show_progress = ::isatty(STDERR_FILENO);
+  options.on_progress = [&](const DownloadProgress& progress) {
+    if (!show_progress || progress.total_bytes == 0) return;
+    const double fraction = static_cast<double>(progress.received_bytes) / progress.total_bytes;
+    const int filled = static_cast<int>(fraction * 30);
+    std::fprintf(stderr, "\r[%-30s] %5.1f%%  %s / %s  %.1f MiB/s ", std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                 fraction * 100, format_size(progress.received_bytes).c_str(), format_size(progress.total_bytes).c_str(),
+                 progress.bytes_per_second / (1024.0 * 1024.0));
+  };
+  const std::filesystem::path path = download_model(*model, options);
+  if (show_progress) std::fprintf(stderr, "\n");
+  std::printf("%s\n", path.string().c_str());
+  return 0;
 }
 
 // ---- inspect ----
@@ -279,7 +398,7 @@ int run_cli(int argc, char** argv) {
   static char transcribe_word[] = "transcribe";
   if (argc > 1) {
     const std::string first = argv[1];
-    const bool is_command = first == "transcribe" || first == "inspect" || first == "bench";
+    const bool is_command = first == "transcribe" || first == "inspect" || first == "bench" || first == "models";
     const bool is_global_flag = first == "-h" || first == "--help" || first == "--version";
     if (!is_command && !is_global_flag) arguments.insert(arguments.begin() + 1, transcribe_word);
   }
@@ -291,17 +410,43 @@ int run_cli(int argc, char** argv) {
   app.set_version_flag("--version", "npuscribe 0.1.0");
 
   TranscribeArgs transcribe;
-  auto* transcribe_command = app.add_subcommand("transcribe", "transcribe audio files and print the text");
+  auto* transcribe_command = app.add_subcommand("transcribe", "transcribe audio or video files");
   add_common_options(*transcribe_command, transcribe.common);
-  transcribe_command->add_option("files", transcribe.files, "audio files (WAV)")->required()->check(CLI::ExistingFile);
-  transcribe_command->add_option("-l,--language", transcribe.language, "spoken language for multilingual models");
-  transcribe_command->add_flag("--translate", transcribe.translate, "translate to English (multilingual models)");
+  transcribe_command->add_option("files", transcribe.files, "audio or video files (any format FFmpeg reads)")
+      ->required()
+      ->check(CLI::ExistingPath);
+  transcribe_command->add_option("-l,--language", transcribe.language, "spoken language code, or auto (default)");
+  transcribe_command->add_option("--task", transcribe.task, "transcribe (default) or translate (to English)");
+  transcribe_command->add_option("-f,--format", transcribe.format, "txt (default), srt, vtt or json");
+  transcribe_command->add_option("-o,--output", transcribe.output_file, "write the transcript to FILE");
+  transcribe_command->add_option("--output-dir", transcribe.output_dir, "write one transcript per input into DIR");
+  transcribe_command->add_option("--beam", transcribe.beam, "beam size at temperature 0 (default 5; 1 = greedy)")
+      ->check(CLI::Range(1, 16));
+  transcribe_command->add_option("--best-of", transcribe.best_of, "candidates sampled at temperature > 0 (default 5)")
+      ->check(CLI::Range(1, 16));
+  transcribe_command->add_option("--temperature", transcribe.temperature, "first sampling temperature (default 0)")
+      ->check(CLI::Range(0.0f, 1.0f));
+  transcribe_command
+      ->add_option("--temperature-increment", transcribe.temperature_increment,
+                   "fallback step when a window fails (default 0.2; 0 disables fallback)")
+      ->check(CLI::Range(0.0f, 1.0f));
+  transcribe_command->add_option("--prompt", transcribe.prompt, "initial prompt: vocabulary, names, style");
+  transcribe_command->add_flag("--word-timestamps", transcribe.word_timestamps, "word-level timestamps (srt, vtt, json)");
+  transcribe_command->add_option("--stream", transcribe.stream_index, "audio stream index (see ffprobe); default: first");
+  transcribe_command->add_option("--seed", transcribe.seed, "random seed for temperature sampling");
+
+  std::string download_name;
+  auto* models_command = app.add_subcommand("models", "list or download the official whisper.cpp models");
+  models_command->require_subcommand(1);
+  auto* models_list = models_command->add_subcommand("list", "official models, their sizes and which are installed");
+  auto* models_download = models_command->add_subcommand("download", "download a model (resumable; Ctrl-C cancels)");
+  models_download->add_option("name", download_name, "model name, e.g. base.en")->required();
 
   InspectArgs inspect;
   auto* inspect_command =
       app.add_subcommand("inspect", "write intermediate tensors as raw float32 (little-endian, row-major)");
   add_common_options(*inspect_command, inspect.common);
-  inspect_command->add_option("-a,--audio", inspect.audio_path, "audio file (WAV)")->required()->check(CLI::ExistingFile);
+  inspect_command->add_option("-a,--audio", inspect.audio_path, "audio or video file")->required()->check(CLI::ExistingFile);
   inspect_command->add_option("--mel", inspect.mel_path, "log-mel [n_mels][n_frames], whole padded length");
   inspect_command->add_option("--conv", inspect.conv_path, "conv stem output [n_state][n_audio_ctx]");
   inspect_command->add_option("--encoder", inspect.encoder_path, "encoder output [n_audio_ctx][n_state]");
@@ -332,11 +477,16 @@ int run_cli(int argc, char** argv) {
     if (*transcribe_command) return run_transcribe(transcribe);
     if (*inspect_command) return run_inspect(inspect);
     if (*bench_command) return run_bench(bench);
+    if (*models_list) return run_models_list();
+    if (*models_download) return run_models_download(download_name);
   } catch (const CLI::ValidationError& error) {
     std::fprintf(stderr, "error: %s\n", error.what());
     return kExitUsageError;
   } catch (const Error& error) {
     std::fprintf(stderr, "error: %s\n", error.what());
+    return kExitRuntimeError;
+  } catch (const std::filesystem::filesystem_error& error) {
+    std::fprintf(stderr, "error: %s. Check the path and its permissions.\n", error.what());
     return kExitRuntimeError;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "error: out of memory. Use a smaller model or close other programs.\n");

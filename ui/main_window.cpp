@@ -100,7 +100,7 @@ void MainWindow::transcribe_files(const QStringList& paths) {
     for (const std::string& file : files) {
       QString text;
       try {
-        const Transcript transcript = transcriber.transcribe(read_wav_file(file));
+        const TranscriptResult transcript = transcriber.transcribe(read_wav_file(file));
         text = QString::fromStdString(file) + ":\n" + QString::fromStdString(transcript.text()) + "\n";
       } catch (const Error& error) {
         text = tr("Could not transcribe %1: %2\n").arg(QString::fromStdString(file), QString::fromUtf8(error.what()));

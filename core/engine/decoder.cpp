@@ -59,13 +59,20 @@ inline float horizontal_sum(__m256 v) {
   return _mm_cvtss_f32(sum);
 }
 
+inline void capture_row(const float* scores, int visible, float scale, float* captured, int row, int n_keys) {
+  if (!captured) return;
+  float* destination = captured + static_cast<std::size_t>(row) * n_keys;
+  for (int j = 0; j < visible; ++j) destination[j] = scores[j] * scale;
+}
+
 // Whisper heads are 64 wide (every official size); other widths take the scalar path.
 constexpr int kVectorHeadDim = 64;
 
 // One head of attention for a few query rows (decoding). Keys and values are read in place: no packing,
 // unlike a BLAS call, which would copy the head's whole K and V for every token.
 void attend_head(const float* q, int n_query, const float* keys, const float* values, int stride, int head_dim,
-                 int n_keys, int first_query_position, bool causal, float* out, std::vector<float>& scores) {
+                 int n_keys, int first_query_position, bool causal, float* out, std::vector<float>& scores,
+                 float* captured_scores) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   scores.resize(static_cast<std::size_t>(n_keys));
   for (int i = 0; i < n_query; ++i) {
@@ -85,6 +92,7 @@ void attend_head(const float* q, int n_query, const float* keys, const float* va
         }
         scores[j] = horizontal_sum(_mm256_add_ps(sum_a, sum_b));
       }
+      capture_row(scores.data(), visible, scale, captured_scores, i, n_keys);
       ops::softmax_rows(scores.data(), 1, visible, scale);
       __m256 acc[8];
       for (int c = 0; c < 8; ++c) acc[c] = _mm256_setzero_ps();
@@ -102,6 +110,7 @@ void attend_head(const float* q, int n_query, const float* keys, const float* va
       for (int c = 0; c < head_dim; ++c) sum += query[c] * key[c];
       scores[j] = sum;
     }
+    capture_row(scores.data(), visible, scale, captured_scores, i, n_keys);
     ops::softmax_rows(scores.data(), 1, visible, scale);
     std::fill(result, result + head_dim, 0.0f);
     for (int j = 0; j < visible; ++j) {
@@ -111,18 +120,19 @@ void attend_head(const float* q, int n_query, const float* keys, const float* va
   }
 }
 
-// Multi-head attention of the new tokens over n_keys cached keys, heads in parallel when worth it.
-void multi_head_attention(const Activations& q, const float* keys, const float* values, int n_keys, int heads,
-                          int first_query_position, bool causal, Activations& out) {
-  const int d = q.cols;
+// Multi-head attention of n_query rows (row stride d) over n_keys keys, heads in parallel when worth it.
+// captured_heads[h], when non-null, receives head h's scaled scores [n_query][n_keys].
+void multi_head_attention(const float* q, int n_query, int d, const float* keys, const float* values, int n_keys,
+                          int heads, int first_query_position, bool causal, float* out,
+                          const std::vector<float*>* captured_heads = nullptr) {
   const int head_dim = d / heads;
-  out.resize(q.rows, d);
-  const bool parallel = 2.0 * q.rows * n_keys * d >= kParallelAttentionMacs;
+  const bool parallel = 2.0 * n_query * n_keys * d >= kParallelAttentionMacs;
   auto run_head = [&](int head) {
     thread_local std::vector<float> scores;
     const int offset = head * head_dim;
-    attend_head(q.values.data() + offset, q.rows, keys + offset, values + offset, d, head_dim, n_keys,
-                first_query_position, causal, out.values.data() + offset, scores);
+    float* captured = captured_heads ? (*captured_heads)[static_cast<std::size_t>(head)] : nullptr;
+    attend_head(q + offset, n_query, keys + offset, values + offset, d, head_dim, n_keys, first_query_position,
+                causal, out + offset, scores, captured);
   };
   if (parallel) {
     parallel_chunks(heads, run_head);
@@ -135,85 +145,137 @@ void multi_head_attention(const Activations& q, const float* keys, const float* 
 
 void Decoder::decode(std::span<const int> tokens, const CrossAttentionKv& cross, SelfAttentionCache& cache,
                      std::vector<float>& logits, LogitsRows rows) const {
+  const DecodeSequence sequence{tokens, &cache};
+  std::vector<int> output_rows;
+  const int n_tokens = static_cast<int>(tokens.size());
+  for (int row = rows == LogitsRows::all ? 0 : n_tokens - 1; row < n_tokens; ++row) output_rows.push_back(row);
+  decode_batch(std::span<const DecodeSequence>(&sequence, 1), cross, output_rows, logits);
+}
+
+void Decoder::decode_batch(std::span<const DecodeSequence> sequences, const CrossAttentionKv& cross,
+                           std::span<const int> output_rows, std::vector<float>& logits,
+                           CrossAttentionCapture* capture) const {
   const WhisperHparams& h = model_->hparams();
   const DecoderWeights& weights = model_->decoder();
-  const int n_tokens = static_cast<int>(tokens.size());
   const int d = h.n_text_state;
-  if (n_tokens == 0) {
+  std::vector<int> first_row;  // of each sequence in the concatenated rows
+  int n_rows = 0;
+  for (const DecodeSequence& sequence : sequences) {
+    const int n_tokens = static_cast<int>(sequence.tokens.size());
+    if (sequence.cache->n_past + n_tokens > h.n_text_ctx) {
+      throw Error("decoder context is full: " + std::to_string(sequence.cache->n_past + n_tokens) +
+                  " tokens exceed the model's " + std::to_string(h.n_text_ctx) + "-token limit");
+    }
+    for (int token : sequence.tokens) {
+      if (token < 0 || token >= h.n_vocab)
+        throw Error("token id " + std::to_string(token) + " is outside the vocabulary (0.." +
+                    std::to_string(h.n_vocab - 1) + ")");
+    }
+    first_row.push_back(n_rows);
+    n_rows += n_tokens;
+  }
+  for (int row : output_rows) {
+    if (row < 0 || row >= n_rows) throw std::out_of_range("decode_batch: output row out of range");
+  }
+  if (n_rows == 0) {
     logits.clear();
     return;
-  }
-  if (cache.n_past + n_tokens > h.n_text_ctx) {
-    throw Error("decoder context is full: " + std::to_string(cache.n_past + n_tokens) + " tokens exceed the model's " +
-                std::to_string(h.n_text_ctx) + "-token limit");
-  }
-  for (int token : tokens) {
-    if (token < 0 || token >= h.n_vocab)
-      throw Error("token id " + std::to_string(token) + " is outside the vocabulary (0.." +
-                  std::to_string(h.n_vocab - 1) + ")");
   }
   ScopedKernelTimer timer(profile_sink_, "decoder.step", "cpu", 0);
 
   // x = token_embedding[token] + positional_embedding[position]
-  Activations x;
-  x.resize(n_tokens, d);
-  for (int i = 0; i < n_tokens; ++i) {
-    ops::widen_rows(weights.token_embedding, tokens[i], tokens[i] + 1, x.row(i));
-    const float* position = weights.positional_embedding.data() + static_cast<std::size_t>(cache.n_past + i) * d;
-    for (int c = 0; c < d; ++c) x.row(i)[c] += position[c];
+  Activations x, normed, query, key, value, attended, hidden;
+  x.resize(n_rows, d);
+  for (std::size_t s = 0; s < sequences.size(); ++s) {
+    const DecodeSequence& sequence = sequences[s];
+    for (std::size_t i = 0; i < sequence.tokens.size(); ++i) {
+      float* row = x.row(first_row[s] + static_cast<int>(i));
+      ops::widen_rows(weights.token_embedding, sequence.tokens[i], sequence.tokens[i] + 1, row);
+      const float* position =
+          weights.positional_embedding.data() + static_cast<std::size_t>(sequence.cache->n_past + i) * d;
+      for (int c = 0; c < d; ++c) row[c] += position[c];
+    }
   }
+  normed.resize(n_rows, d);
+  query.resize(n_rows, d);
+  key.resize(n_rows, d);
+  value.resize(n_rows, d);
+  attended.resize(n_rows, d);
 
-  Activations normed, query, attended, hidden;
-  normed.resize(n_tokens, d);
-  query.resize(n_tokens, d);
+  if (capture) {
+    capture->scores.assign(capture->heads.size(),
+                           std::vector<float>(static_cast<std::size_t>(n_rows) * cross.n_audio_ctx, 0.0f));
+  }
   for (int layer = 0; layer < h.n_text_layer; ++layer) {
     const DecoderBlockWeights& block = weights.blocks[static_cast<std::size_t>(layer)];
-    Activations& cache_key = cache.key[static_cast<std::size_t>(layer)];
-    Activations& cache_value = cache.value[static_cast<std::size_t>(layer)];
 
-    // Causal self-attention: new K/V rows go straight into the cache.
-    ops::layer_norm(x.values.data(), n_tokens, d, block.attn_ln.gamma.data(), block.attn_ln.beta.data(),
+    // Causal self-attention; each sequence appends its new K/V rows to its own cache.
+    ops::layer_norm(x.values.data(), n_rows, d, block.attn_ln.gamma.data(), block.attn_ln.beta.data(),
                     normed.values.data());
-    ops::linear(normed.values.data(), n_tokens, block.attn.query, block.attn.query_bias.data(), query.values.data());
-    ops::linear(normed.values.data(), n_tokens, block.attn.key, nullptr, cache_key.row(cache.n_past));
-    ops::linear(normed.values.data(), n_tokens, block.attn.value, block.attn.value_bias.data(),
-                cache_value.row(cache.n_past));
-    multi_head_attention(query, cache_key.values.data(), cache_value.values.data(), cache.n_past + n_tokens,
-                         h.n_text_head, cache.n_past, /*causal=*/true, attended);
-    ops::linear(attended.values.data(), n_tokens, block.attn.out, block.attn.out_bias.data(), x.values.data(),
+    ops::linear(normed.values.data(), n_rows, block.attn.query, block.attn.query_bias.data(), query.values.data());
+    ops::linear(normed.values.data(), n_rows, block.attn.key, nullptr, key.values.data());
+    ops::linear(normed.values.data(), n_rows, block.attn.value, block.attn.value_bias.data(), value.values.data());
+    for (std::size_t s = 0; s < sequences.size(); ++s) {
+      SelfAttentionCache& cache = *sequences[s].cache;
+      const int n_tokens = static_cast<int>(sequences[s].tokens.size());
+      Activations& cache_key = cache.key[static_cast<std::size_t>(layer)];
+      Activations& cache_value = cache.value[static_cast<std::size_t>(layer)];
+      std::memcpy(cache_key.row(cache.n_past), key.row(first_row[s]), sizeof(float) * n_tokens * d);
+      std::memcpy(cache_value.row(cache.n_past), value.row(first_row[s]), sizeof(float) * n_tokens * d);
+      multi_head_attention(query.row(first_row[s]), n_tokens, d, cache_key.values.data(), cache_value.values.data(),
+                           cache.n_past + n_tokens, h.n_text_head, cache.n_past, /*causal=*/true,
+                           attended.row(first_row[s]));
+    }
+    ops::linear(attended.values.data(), n_rows, block.attn.out, block.attn.out_bias.data(), x.values.data(),
                 /*accumulate=*/true);
 
-    // Cross-attention over the encoder output.
-    ops::layer_norm(x.values.data(), n_tokens, d, block.cross_attn_ln.gamma.data(), block.cross_attn_ln.beta.data(),
+    // Cross-attention over the encoder output: every row of every sequence at once (no mask).
+    ops::layer_norm(x.values.data(), n_rows, d, block.cross_attn_ln.gamma.data(), block.cross_attn_ln.beta.data(),
                     normed.values.data());
-    ops::linear(normed.values.data(), n_tokens, block.cross_attn.query, block.cross_attn.query_bias.data(),
+    ops::linear(normed.values.data(), n_rows, block.cross_attn.query, block.cross_attn.query_bias.data(),
                 query.values.data());
+    std::vector<float*> captured(static_cast<std::size_t>(h.n_text_head), nullptr);
+    bool capturing = false;
+    if (capture) {
+      for (std::size_t i = 0; i < capture->heads.size(); ++i) {
+        const auto [capture_layer, capture_head] = capture->heads[i];
+        if (capture_layer == layer && capture_head >= 0 && capture_head < h.n_text_head) {
+          captured[static_cast<std::size_t>(capture_head)] = capture->scores[i].data();
+          capturing = true;
+        }
+      }
+    }
     const Activations& cross_key = cross.key[static_cast<std::size_t>(layer)];
     const Activations& cross_value = cross.value[static_cast<std::size_t>(layer)];
-    multi_head_attention(query, cross_key.values.data(), cross_value.values.data(), cross.n_audio_ctx,
-                         h.n_text_head, 0, /*causal=*/false, attended);
-    ops::linear(attended.values.data(), n_tokens, block.cross_attn.out, block.cross_attn.out_bias.data(),
+    multi_head_attention(query.values.data(), n_rows, d, cross_key.values.data(), cross_value.values.data(),
+                         cross.n_audio_ctx, h.n_text_head, 0, /*causal=*/false, attended.values.data(),
+                         capturing ? &captured : nullptr);
+    ops::linear(attended.values.data(), n_rows, block.cross_attn.out, block.cross_attn.out_bias.data(),
                 x.values.data(), /*accumulate=*/true);
 
     // MLP.
-    ops::layer_norm(x.values.data(), n_tokens, d, block.mlp_ln.gamma.data(), block.mlp_ln.beta.data(),
+    ops::layer_norm(x.values.data(), n_rows, d, block.mlp_ln.gamma.data(), block.mlp_ln.beta.data(),
                     normed.values.data());
-    hidden.resize(n_tokens, block.mlp.up.rows);
-    ops::linear(normed.values.data(), n_tokens, block.mlp.up, block.mlp.up_bias.data(), hidden.values.data());
+    hidden.resize(n_rows, block.mlp.up.rows);
+    ops::linear(normed.values.data(), n_rows, block.mlp.up, block.mlp.up_bias.data(), hidden.values.data());
     ops::gelu(hidden.values.data(), hidden.values.size());
-    ops::linear(hidden.values.data(), n_tokens, block.mlp.down, block.mlp.down_bias.data(), x.values.data(),
+    ops::linear(hidden.values.data(), n_rows, block.mlp.down, block.mlp.down_bias.data(), x.values.data(),
                 /*accumulate=*/true);
   }
-  cache.n_past += n_tokens;
+  for (const DecodeSequence& sequence : sequences) sequence.cache->n_past += static_cast<int>(sequence.tokens.size());
 
-  // Final LayerNorm and logits through the tied embedding, for the rows the caller wants.
-  const int first_row = rows == LogitsRows::all ? 0 : n_tokens - 1;
-  const int n_rows = n_tokens - first_row;
-  ops::layer_norm(x.row(first_row), n_rows, d, weights.ln.gamma.data(), weights.ln.beta.data(), normed.values.data());
-  logits.resize(static_cast<std::size_t>(n_rows) * h.n_vocab);
+  // Final LayerNorm and logits through the tied embedding, only for the rows the caller wants.
+  const int n_out = static_cast<int>(output_rows.size());
+  Activations selected, selected_normed;  // rows may repeat (e.g. [sot] is both the sot row and the last)
+  selected.resize(n_out, d);
+  selected_normed.resize(n_out, d);
+  for (int i = 0; i < n_out; ++i) std::memcpy(selected.row(i), x.row(output_rows[i]), sizeof(float) * d);
+  ops::layer_norm(selected.values.data(), n_out, d, weights.ln.gamma.data(), weights.ln.beta.data(),
+                  selected_normed.values.data());
+  logits.resize(static_cast<std::size_t>(n_out) * h.n_vocab);
   ScopedKernelTimer logits_timer(profile_sink_, "decoder.logits", "cpu",
-                                 ops::linear_flops(n_rows, weights.token_embedding));
-  ops::linear(normed.values.data(), n_rows, weights.token_embedding, nullptr, logits.data());
+                                 ops::linear_flops(n_out, weights.token_embedding));
+  ops::linear(selected_normed.values.data(), n_out, weights.token_embedding, nullptr, logits.data());
 }
 
 }  // namespace npuscribe

@@ -27,6 +27,18 @@ struct SelfAttentionCache {
 
 enum class LogitsRows { all = 1, last = 2 };
 
+// New tokens of one sequence and the cache they extend (beams are sequences decoded together).
+struct DecodeSequence {
+  std::span<const int> tokens;
+  SelfAttentionCache* cache = nullptr;
+};
+
+// Scaled pre-softmax cross-attention scores (q.k / sqrt(head_dim)) of chosen heads, for word alignment.
+struct CrossAttentionCapture {
+  std::vector<std::pair<int, int>> heads;  // (layer, head)
+  std::vector<std::vector<float>> scores;  // per head: [n_rows][n_audio_ctx]
+};
+
 class Decoder {
  public:
   explicit Decoder(std::shared_ptr<const WhisperModel> model);
@@ -39,6 +51,13 @@ class Decoder {
   // sequence would exceed n_text_ctx.
   void decode(std::span<const int> tokens, const CrossAttentionKv& cross, SelfAttentionCache& cache,
               std::vector<float>& logits, LogitsRows rows = LogitsRows::last) const;
+
+  // Decodes several sequences in one pass: every weight is read once for all of them, and they share the
+  // cross-attention K/V. output_rows index the concatenation of all sequences' tokens; logits receives
+  // [output_rows.size()][n_vocab]. capture (optional) records cross-attention scores of every row.
+  void decode_batch(std::span<const DecodeSequence> sequences, const CrossAttentionKv& cross,
+                    std::span<const int> output_rows, std::vector<float>& logits,
+                    CrossAttentionCapture* capture = nullptr) const;
 
   void set_profile_sink(ProfileSink* sink) { profile_sink_ = sink; }
   const WhisperModel& model() const { return *model_; }

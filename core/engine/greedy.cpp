@@ -54,60 +54,6 @@ std::vector<int> suppressed_tokens(const Tokenizer& tokenizer, bool non_speech, 
   return ids;
 }
 
-std::vector<int> transcription_prompt(const Tokenizer& tokenizer, int language_index, bool translate) {
-  const SpecialTokens& s = tokenizer.special();
-  std::vector<int> prompt = {s.sot};
-  if (s.language_count > 0) {
-    prompt.push_back(s.language(std::clamp(language_index, 0, s.language_count - 1)));
-    prompt.push_back(translate ? s.translate : s.transcribe);
-  }
-  prompt.push_back(s.notimestamps);
-  return prompt;
-}
-
-namespace {
-double log_softmax_at(std::span<const float> logits, int index) {
-  const float max_value = *std::max_element(logits.begin(), logits.end());
-  double sum = 0;
-  for (float v : logits) sum += std::exp(static_cast<double>(v - max_value));
-  return static_cast<double>(logits[static_cast<std::size_t>(index)] - max_value) - std::log(sum);
-}
-}  // namespace
-
-DecodedText greedy_decode(const Decoder& decoder, const Tokenizer& tokenizer, const CrossAttentionKv& cross,
-                          std::span<const int> prompt, const GreedyOptions& options) {
-  const WhisperHparams& h = decoder.model().hparams();
-  const int max_new = options.max_new_tokens > 0 ? options.max_new_tokens : h.n_text_ctx / 2;
-  const std::vector<int> suppressed = suppressed_tokens(tokenizer, options.suppress_non_speech, false);
-  const int eot = tokenizer.special().eot;
-  const int blank = tokenizer.find(" ");
-
-  SelfAttentionCache cache = decoder.new_cache();
-  std::vector<float> logits;
-  decoder.decode(prompt, cross, cache, logits, LogitsRows::last);
-
-  DecodedText result;
-  for (int step = 0; step < max_new; ++step) {
-    for (int id : suppressed) logits[static_cast<std::size_t>(id)] = -INFINITY;
-    if (step == 0 && options.suppress_blank) {
-      logits[static_cast<std::size_t>(eot)] = -INFINITY;
-      if (blank >= 0) logits[static_cast<std::size_t>(blank)] = -INFINITY;
-    }
-    const int token = argmax(logits);
-    result.sum_logprob += log_softmax_at(logits, token);
-    if (token == eot) {
-      result.reached_end_of_text = true;
-      break;
-    }
-    result.tokens.push_back(token);
-    if (cache.n_past + 1 > h.n_text_ctx) break;  // context full: stop rather than fail
-    const int next[] = {token};
-    decoder.decode(next, cross, cache, logits, LogitsRows::last);
-  }
-  result.text = tokenizer.decode(result.tokens);
-  return result;
-}
-
 std::vector<int> argmax_decode(const Decoder& decoder, const CrossAttentionKv& cross, std::span<const int> prompt,
                                int count) {
   SelfAttentionCache cache = decoder.new_cache();

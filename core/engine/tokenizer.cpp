@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdio>
 
 namespace npuscribe {
@@ -150,6 +151,70 @@ std::string Tokenizer::decode(std::span<const int> ids) const {
 int Tokenizer::find(std::string_view bytes) const {
   const auto found = id_of_bytes_.find(bytes);
   return found == id_of_bytes_.end() ? -1 : found->second;
+}
+
+namespace {
+enum class CharClass { letter = 1, digit, space, other };
+CharClass classify(unsigned char c) {
+  if (std::isalpha(c) || c >= 0x80) return CharClass::letter;  // UTF-8 letters count as letters
+  if (std::isdigit(c)) return CharClass::digit;
+  if (std::isspace(c)) return CharClass::space;
+  return CharClass::other;
+}
+
+// GPT-2's pre-tokeniser: 's|'t|'re|'ve|'m|'ll|'d| ?letters| ?digits| ?other+|spaces.
+std::vector<std::string_view> pre_tokenize(std::string_view text) {
+  std::vector<std::string_view> pieces;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t start = i;
+    if (text[i] == '\'') {
+      for (std::string_view suffix : {"'s", "'t", "'re", "'ve", "'m", "'ll", "'d"}) {
+        if (text.substr(i, suffix.size()) == suffix) {
+          i += suffix.size();
+          break;
+        }
+      }
+      if (i != start) {
+        pieces.push_back(text.substr(start, i - start));
+        continue;
+      }
+    }
+    std::size_t body = i;
+    if (text[i] == ' ' && i + 1 < text.size() && classify(static_cast<unsigned char>(text[i + 1])) != CharClass::space)
+      body = i + 1;
+    const CharClass kind = classify(static_cast<unsigned char>(text[body]));
+    i = body + 1;
+    while (i < text.size() && classify(static_cast<unsigned char>(text[i])) == kind &&
+           !(kind == CharClass::other && text[i] == '\'')) {
+      ++i;
+    }
+    pieces.push_back(text.substr(start, i - start));
+  }
+  return pieces;
+}
+}  // namespace
+
+std::vector<int> Tokenizer::encode(std::string_view text) const {
+  std::vector<int> ids;
+  for (std::string_view piece : pre_tokenize(text)) {
+    std::size_t position = 0;
+    while (position < piece.size()) {
+      std::size_t length = std::min<std::size_t>(piece.size() - position, 256);
+      int id = -1;
+      for (; length > 0; --length) {
+        id = find(piece.substr(position, length));
+        if (id >= 0) break;
+      }
+      if (id < 0) {  // a byte the vocabulary lacks (never for GPT-2's byte-level vocabulary): skip it
+        ++position;
+        continue;
+      }
+      ids.push_back(id);
+      position += length;
+    }
+  }
+  return ids;
 }
 
 }  // namespace npuscribe

@@ -56,6 +56,9 @@ class Tokenizer {
   std::string decode(std::span<const int> ids) const;
   // Token id of a whole stored token string, or -1.
   int find(std::string_view bytes) const;
+  // Text to token ids as whisper.cpp tokenises prompts: GPT-2 pre-tokenisation (contractions, words with
+  // their leading space, numbers, punctuation runs, spaces), then the longest vocabulary match from the left.
+  std::vector<int> encode(std::string_view text) const;
 
  private:
   const std::vector<std::string>& vocabulary_;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "audio/wav_reader.h"
+#include "engine/greedy.h"
 #include "engine/transcriber.h"
 #include "test_support.h"
 #include "util/error.h"
@@ -139,8 +140,10 @@ class TestEngineConformance : public QObject {
   void greedy_decoding_stops_and_never_emits_suppressed_tokens() {
     const CrossAttentionKv cross = transcriber_->decoder().cross_attention_kv(encoded_);
     const Tokenizer& tokenizer = transcriber_->tokenizer();
-    const std::vector<int> prompt = transcription_prompt(tokenizer, 0, false);
-    const DecodedText decoded = greedy_decode(transcriber_->decoder(), tokenizer, cross, prompt);
+    DecodingOptions options;
+    options.timestamps = false;
+    std::mt19937_64 random(1);
+    const DecodingResult decoded = decode_window(transcriber_->decoder(), tokenizer, cross, options, random);
     QVERIFY(!decoded.tokens.empty());
     QVERIFY(decoded.tokens.size() <= 224);  // n_text_ctx / 2
     const std::vector<int> suppressed = suppressed_tokens(tokenizer, true, false);
@@ -150,6 +153,9 @@ class TestEngineConformance : public QObject {
     }
     QVERIFY(decoded.tokens.front() != tokenizer.find(" "));
     QCOMPARE(QString::fromStdString(decoded.text), QString::fromStdString(tokenizer.decode(decoded.tokens)));
+    QCOMPARE(decoded.token_probabilities.size(), decoded.tokens.size());
+    QVERIFY(decoded.avg_logprob < 0.0);
+    QVERIFY(decoded.no_speech_probability >= 0.0 && decoded.no_speech_probability <= 1.0);
   }
 };
 

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/decoding.h"
 #include "engine/greedy.h"
 #include "engine/tokenizer.h"
 #include "model/whisper_model.h"
@@ -603,25 +604,35 @@ void TestTokenizer::suppressedTokensTimestampsAllowed() {
   QCOMPARE(ids_text(ids), ids_text(expected));
 }
 
+namespace {
+std::vector<int> no_timestamp_prompt(const Tokenizer& tokenizer, int language_index, bool translate) {
+  npuscribe::DecodingOptions options;
+  options.language_index = language_index;
+  options.translate = translate;
+  options.timestamps = false;
+  return npuscribe::sot_sequence(tokenizer, options);
+}
+}  // namespace
+
 void TestTokenizer::promptEnglish() {
-  QCOMPARE(ids_text(npuscribe::transcription_prompt(*tokenizer_, 0, false)), ids_text({50257, 50362}));
+  QCOMPARE(ids_text(no_timestamp_prompt(*tokenizer_, 0, false)), ids_text({50257, 50362}));
   // Language and task are meaningless for an English-only model and are left out.
-  QCOMPARE(ids_text(npuscribe::transcription_prompt(*tokenizer_, 2, true)), ids_text({50257, 50362}));
+  QCOMPARE(ids_text(no_timestamp_prompt(*tokenizer_, 2, true)), ids_text({50257, 50362}));
 }
 
 void TestTokenizer::promptMultilingual() {
   const std::vector<std::string> no_vocabulary;
   const Tokenizer multilingual(no_vocabulary, hparams_with_vocab(51865));
   // sot 50258, language index 2 ("de") = sot + 3 = 50261, translate 50358, notimestamps 50363.
-  QCOMPARE(ids_text(npuscribe::transcription_prompt(multilingual, 2, true)),
+  QCOMPARE(ids_text(no_timestamp_prompt(multilingual, 2, true)),
            ids_text({50258, 50258 + 3, 50358, 50363}));
-  QCOMPARE(ids_text(npuscribe::transcription_prompt(multilingual, 0, false)),
+  QCOMPARE(ids_text(no_timestamp_prompt(multilingual, 0, false)),
            ids_text({50258, 50259, 50359, 50363}));
 
   const Tokenizer large_v3(no_vocabulary, hparams_with_vocab(51866));
-  QCOMPARE(ids_text(npuscribe::transcription_prompt(large_v3, 99, true)),
+  QCOMPARE(ids_text(no_timestamp_prompt(large_v3, 99, true)),
            ids_text({50258, 50358, 50359, 50364}));
-  QCOMPARE(ids_text(npuscribe::transcription_prompt(large_v3, 2, false)),
+  QCOMPARE(ids_text(no_timestamp_prompt(large_v3, 2, false)),
            ids_text({50258, 50261, 50360, 50364}));
 }
 
