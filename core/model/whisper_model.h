@@ -1,5 +1,6 @@
 // A Whisper model's weights, found by name in a ggml file and checked against the shapes the
-// hyper-parameters imply. Weight matrices stay in the file mapping in their stored type (f16 halves the
+// hyper-parameters imply. Weight matrices stay in the file mapping in their stored type (f16 or a ggml
+// quantised type: q4_0, q4_1, q5_0, q5_1, q8_0; this halves or better the
 // memory and the bandwidth of the decoder); small vectors are copied out as float32.
 #pragma once
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "model/quant.h"
 #include "util/f16.h"
 #include "util/parallel.h"
 #include "util/thread_pool.h"
@@ -187,8 +188,10 @@ void widen_rows(const WeightMatrix& w, int row_begin, int row_end, float* out) {
     float* destination = out + static_cast<std::size_t>(r - row_begin) * w.cols;
     if (w.type == GgmlType::f16) {
       convert_f16_to_f32(source, destination, static_cast<std::size_t>(w.cols));
-    } else {
+    } else if (w.type == GgmlType::f32) {
       std::memcpy(destination, source, row_bytes);
+    } else {
+      dequantize_row(w.type, source, destination, w.cols);  // bit-exact with ggml's to_float
     }
   }
 }
@@ -278,6 +281,116 @@ void linear_small_m(const float* x, int m, int x_stride, const WeightMatrix& w, 
   });
 }
 
+// Small-m product with quantised weights, fused: the weights are never widened in memory. Each 32-element
+// block is decoded to integers in registers and its dot product with the activations is scaled by d once,
+// sum_j (q_j d + m) x_j = d sum_j q_j x_j + m sum_j x_j, with the block sums of x computed once per call
+// (only for q4_1/q5_1). Same blocking as the f16 kernel: 4 weight rows x (1 or 2) activation rows per pass.
+// Decoding one token streams each weight once, and a q8_0 (q5_1) row is 53% (38%) of an f16 row; this
+// also measured faster than dequantising each 4-row block to a float buffer shared by all activation pairs,
+// up to m = 15.
+constexpr int kRowBlock = 4;
+
+template <GgmlType kType, bool kPair>
+inline __attribute__((always_inline)) void fused_quantized_row_block(
+    const std::byte* const* weight_rows, int rows_here, int n0, const float* x0, const float* x1,
+    const float* x_block_sums0, const float* x_block_sums1, int block_count, const float* bias, float* y0,
+    float* y1, bool accumulate) {
+  using namespace quant_simd;
+  constexpr int kBytes = block_bytes<kType>;
+  __m256 acc0[kRowBlock], acc1[kRowBlock];
+  float offset0[kRowBlock] = {}, offset1[kRowBlock] = {};
+  for (int r = 0; r < kRowBlock; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
+  for (int b = 0; b < block_count; ++b) {
+    const float* xb0 = x0 + b * kQuantBlockElements;
+    const float* xb1 = x1 + b * kQuantBlockElements;
+    for (int r = 0; r < kRowBlock; ++r) {
+      const DecodedBlock block = decode_block<kType>(weight_rows[r] + static_cast<std::size_t>(b) * kBytes);
+      __m256 q = chunk_as_float<0>(block.q);
+      __m256 t0 = _mm256_mul_ps(q, _mm256_loadu_ps(xb0));
+      __m256 t1 = kPair ? _mm256_mul_ps(q, _mm256_loadu_ps(xb1)) : t0;
+      q = chunk_as_float<1>(block.q);
+      t0 = _mm256_fmadd_ps(q, _mm256_loadu_ps(xb0 + 8), t0);
+      if constexpr (kPair) t1 = _mm256_fmadd_ps(q, _mm256_loadu_ps(xb1 + 8), t1);
+      q = chunk_as_float<2>(block.q);
+      t0 = _mm256_fmadd_ps(q, _mm256_loadu_ps(xb0 + 16), t0);
+      if constexpr (kPair) t1 = _mm256_fmadd_ps(q, _mm256_loadu_ps(xb1 + 16), t1);
+      q = chunk_as_float<3>(block.q);
+      t0 = _mm256_fmadd_ps(q, _mm256_loadu_ps(xb0 + 24), t0);
+      if constexpr (kPair) t1 = _mm256_fmadd_ps(q, _mm256_loadu_ps(xb1 + 24), t1);
+      const __m256 d = _mm256_set1_ps(block.d);
+      acc0[r] = _mm256_fmadd_ps(t0, d, acc0[r]);
+      if constexpr (kPair) acc1[r] = _mm256_fmadd_ps(t1, d, acc1[r]);
+      if constexpr (has_offset<kType>) {
+        offset0[r] = std::fma(block.m, x_block_sums0[b], offset0[r]);
+        if constexpr (kPair) offset1[r] = std::fma(block.m, x_block_sums1[b], offset1[r]);
+      }
+    }
+  }
+  for (int r = 0; r < rows_here; ++r) {
+    const float b = bias ? bias[n0 + r] : 0.0f;
+    const float total0 = hsum(acc0[r]) + offset0[r] + b;
+    y0[n0 + r] = accumulate ? y0[n0 + r] + total0 : total0;
+    if constexpr (kPair) {
+      const float total1 = hsum(acc1[r]) + offset1[r] + b;
+      y1[n0 + r] = accumulate ? y1[n0 + r] + total1 : total1;
+    }
+  }
+}
+
+template <GgmlType kType>
+void linear_small_m_quantized(const float* x, int m, int x_stride, const WeightMatrix& w, const float* bias,
+                              float* y, int y_stride, bool accumulate) {
+  const int n_out = w.rows;
+  const int k_in = w.cols;
+  const int block_count = k_in / kQuantBlockElements;
+  const std::size_t row_bytes = w.row_bytes();
+  const int row_blocks = (n_out + kRowBlock - 1) / kRowBlock;
+  // Block sums of the activations for the "+ m" term of q4_1/q5_1.
+  thread_local std::vector<float> x_block_sums;
+  if constexpr (quant_simd::has_offset<kType>) {
+    x_block_sums.resize(static_cast<std::size_t>(m) * block_count);
+    for (int i = 0; i < m; ++i) {
+      for (int b = 0; b < block_count; ++b) {
+        const float* xb = x + static_cast<std::size_t>(i) * x_stride + b * kQuantBlockElements;
+        __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(xb), _mm256_loadu_ps(xb + 8)),
+                                   _mm256_add_ps(_mm256_loadu_ps(xb + 16), _mm256_loadu_ps(xb + 24)));
+        x_block_sums[static_cast<std::size_t>(i) * block_count + b] = hsum(sum);
+      }
+    }
+  }
+  const float* sums = x_block_sums.data();
+  // Parallel for the same matrices as the f16 kernel: the decode makes a quantised row cost at least as much
+  // compute as an f16 row, though it is fewer bytes.
+  const bool parallel = 2.0 * k_in * n_out >= kParallelSmallMBytes;
+  constexpr int kBlocksPerChunk = 64;
+  const int chunks = parallel ? (row_blocks + kBlocksPerChunk - 1) / kBlocksPerChunk : 1;
+  parallel_chunks(chunks, [&](int chunk) {
+    const int block_begin = parallel ? chunk * kBlocksPerChunk : 0;
+    const int block_end = parallel ? std::min(row_blocks, block_begin + kBlocksPerChunk) : row_blocks;
+    for (int block = block_begin; block < block_end; ++block) {
+      const int n0 = block * kRowBlock;
+      const int rows_here = std::min(kRowBlock, n_out - n0);
+      const std::byte* weight_rows[kRowBlock];
+      for (int r = 0; r < kRowBlock; ++r)
+        weight_rows[r] = w.data + static_cast<std::size_t>(n0 + std::min(r, rows_here - 1)) * row_bytes;
+      // The 4 weight rows (a few hundred bytes each) stay in L1 while the activation pairs reuse them.
+      for (int m0 = 0; m0 < m; m0 += 2) {
+        const float* x0 = x + static_cast<std::size_t>(m0) * x_stride;
+        const float* sums0 = sums + static_cast<std::size_t>(m0) * block_count;
+        float* y0 = y + static_cast<std::size_t>(m0) * y_stride;
+        if (m0 + 1 < m) {
+          fused_quantized_row_block<kType, true>(weight_rows, rows_here, n0, x0, x0 + x_stride, sums0,
+                                                 sums0 + block_count, block_count, bias, y0, y0 + y_stride,
+                                                 accumulate);
+        } else {
+          fused_quantized_row_block<kType, false>(weight_rows, rows_here, n0, x0, x0, sums0, sums0,
+                                                  block_count, bias, y0, y0, accumulate);
+        }
+      }
+    }
+  });
+}
+
 constexpr int kSmallMLimit = 16;
 
 }  // namespace
@@ -286,10 +399,28 @@ void linear(const float* x, int m, int x_stride, const WeightMatrix& w, const fl
             bool accumulate) {
   if (m <= 0) return;
   if (m < kSmallMLimit) {
-    if (w.type == GgmlType::f16) {
-      linear_small_m<GgmlType::f16>(x, m, x_stride, w, bias, y, y_stride, accumulate);
-    } else {
-      linear_small_m<GgmlType::f32>(x, m, x_stride, w, bias, y, y_stride, accumulate);
+    switch (w.type) {
+      case GgmlType::f16:
+        linear_small_m<GgmlType::f16>(x, m, x_stride, w, bias, y, y_stride, accumulate);
+        break;
+      case GgmlType::f32:
+        linear_small_m<GgmlType::f32>(x, m, x_stride, w, bias, y, y_stride, accumulate);
+        break;
+      case GgmlType::q4_0:
+        linear_small_m_quantized<GgmlType::q4_0>(x, m, x_stride, w, bias, y, y_stride, accumulate);
+        break;
+      case GgmlType::q4_1:
+        linear_small_m_quantized<GgmlType::q4_1>(x, m, x_stride, w, bias, y, y_stride, accumulate);
+        break;
+      case GgmlType::q5_0:
+        linear_small_m_quantized<GgmlType::q5_0>(x, m, x_stride, w, bias, y, y_stride, accumulate);
+        break;
+      case GgmlType::q5_1:
+        linear_small_m_quantized<GgmlType::q5_1>(x, m, x_stride, w, bias, y, y_stride, accumulate);
+        break;
+      case GgmlType::q8_0:
+        linear_small_m_quantized<GgmlType::q8_0>(x, m, x_stride, w, bias, y, y_stride, accumulate);
+        break;
     }
     return;
   }

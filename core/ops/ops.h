@@ -1,5 +1,6 @@
 // CPU numeric kernels shared by the encoder backend and the decoder. Float32 throughout; f16 weights are
-// widened exactly, so results differ from whisper.cpp only by float32 rounding order.
+// widened exactly and quantised weights (q4_0, q4_1, q5_0, q5_1, q8_0) dequantised exactly, so results differ
+// from float32 arithmetic on the stored weights only by rounding order.
 #pragma once
 
 #include <cstddef>
@@ -24,7 +25,8 @@ void exp_inplace(float* x, std::size_t count);
 
 // y[m][n] = sum_k x[m][k] * W[n][k] + bias[n] (bias may be null). x has row stride x_stride (>= K), y has
 // row stride y_stride (>= N). With accumulate, adds to y instead of overwriting. Large m goes through BLAS
-// sgemm on widened weights; small m (decoding) streams the f16 weights once through a vectorised kernel.
+// sgemm on widened weights; small m (decoding) streams the stored weights (f16, f32 or quantised blocks)
+// once through a vectorised kernel, so quantised weights are never widened as a whole.
 void linear(const float* x, int m, int x_stride, const WeightMatrix& w, const float* bias, float* y, int y_stride,
             bool accumulate = false);
 inline void linear(const float* x, int m, const WeightMatrix& w, const float* bias, float* y,
@@ -32,7 +34,8 @@ inline void linear(const float* x, int m, const WeightMatrix& w, const float* bi
   linear(x, m, w.cols, w, bias, y, w.rows, accumulate);
 }
 
-// Widens rows [row_begin, row_end) of a weight matrix into out (rows x cols float32).
+// Widens rows [row_begin, row_end) of a weight matrix into out (rows x cols float32); quantised rows go
+// through dequantize_row (bit-exact with ggml).
 void widen_rows(const WeightMatrix& w, int row_begin, int row_end, float* out);
 
 // x[r][c] += bias[c]
