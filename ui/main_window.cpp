@@ -11,7 +11,8 @@
 #include <QPushButton>
 #include <QVBoxLayout>
 
-#include "audio/wav_reader.h"
+#include "engine/features.h"
+#include "io/transcript_writer.h"
 #include "engine/transcriber.h"
 #include "model/whisper_model.h"
 #include "util/error.h"
@@ -25,7 +26,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   auto* layout = new QVBoxLayout(central);
   auto* buttons = new QHBoxLayout();
   auto* model_button = new QPushButton(tr("Choose model…"), central);
-  open_button_ = new QPushButton(tr("Transcribe WAV files…"), central);
+  open_button_ = new QPushButton(tr("Transcribe files…"), central);
   open_button_->setEnabled(false);
   buttons->addWidget(model_button);
   buttons->addWidget(open_button_);
@@ -33,7 +34,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   model_label_ = new QLabel(tr("No model loaded. Choose a whisper.cpp ggml model (ggml-*.bin)."), central);
   transcript_ = new QPlainTextEdit(central);
   transcript_->setReadOnly(true);
-  transcript_->setPlaceholderText(tr("Drop WAV files here to transcribe them."));
+  transcript_->setPlaceholderText(tr("Drop audio or video files here to transcribe them."));
   status_label_ = new QLabel(central);
   layout->addLayout(buttons);
   layout->addWidget(model_label_);
@@ -58,7 +59,7 @@ bool MainWindow::load_model(const QString& path) {
     model_label_->setText(tr("Model: %1 (%2)").arg(QFileInfo(path).fileName(),
                                                    QString::fromStdString(model_->hparams().size_name())));
     open_button_->setEnabled(true);
-    set_status(tr("Ready. Drop WAV files on the window."));
+    set_status(tr("Ready. Drop audio or video files on the window."));
     return true;
   } catch (const Error& error) {
     set_status(QString::fromStdString(error.what()));
@@ -72,7 +73,7 @@ void MainWindow::choose_model() {
 }
 
 void MainWindow::choose_audio() {
-  const QStringList paths = QFileDialog::getOpenFileNames(this, tr("Audio files"), QString(), tr("WAV audio (*.wav)"));
+  const QStringList paths = QFileDialog::getOpenFileNames(this, tr("Audio files"), QString(), tr("Audio and video (*.wav *.flac *.mp3 *.ogg *.opus *.m4a *.aac *.webm *.mp4 *.mkv *.mov);;All files (*)"));
   if (!paths.isEmpty()) transcribe_files(paths);
 }
 
@@ -100,8 +101,17 @@ void MainWindow::transcribe_files(const QStringList& paths) {
     for (const std::string& file : files) {
       QString text;
       try {
-        const TranscriptResult transcript = transcriber.transcribe(read_wav_file(file));
-        text = QString::fromStdString(file) + ":\n" + QString::fromStdString(transcript.text()) + "\n";
+        DecodeReport report;
+        const AudioFeatures features = features_from_file(file, model->mel_filters(), {}, &report);
+        const TranscriptResult transcript = transcriber.transcribe(features);
+        text = QString::fromStdString(file) + ":\n";
+        for (const std::string& warning : report.warnings) text += tr("warning: %1\n").arg(QString::fromStdString(warning));
+        for (const Segment& segment : transcript.segments) {
+          text += QString("[%1 → %2] %3\n")
+                      .arg(QString::fromStdString(format_timestamp(segment.start_s, '.', true)),
+                           QString::fromStdString(format_timestamp(segment.end_s, '.', true)),
+                           QString::fromStdString(segment.text).trimmed());
+        }
       } catch (const Error& error) {
         text = tr("Could not transcribe %1: %2\n").arg(QString::fromStdString(file), QString::fromUtf8(error.what()));
       }
