@@ -13,8 +13,9 @@ namespace {
 constexpr std::int64_t kReflectPadSamples = kWhisperFftSize / 2;  // 200, as in log_mel.cpp
 constexpr std::int64_t kTailPadSamples = 16000 * 30;              // whisper.cpp's 30 s of zeros
 constexpr float kLogFloor = -10.0f;                               // raw value of a silent frame
-// 40 s of frames per segment: 16 KB per mel row, so the unused end of the last segments stays small.
-constexpr int kSegmentFrames = 4096;
+// 256 KiB per segment: above glibc's mmap threshold, so each freed segment goes straight back to the system
+// while finish() copies the rows out (16 KiB segments stayed in the heap and doubled the peak).
+constexpr int kSegmentFrames = 65536;
 // A big push is processed in slices, which bounds the tail and the block buffer (80 x 2048 x 4 B) while
 // leaving 128 blocks of 16 frames per slice for the threads.
 constexpr std::size_t kSliceSamples = std::size_t{2048} * kWhisperHopLength;

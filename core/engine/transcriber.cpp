@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "engine/alignment.h"
 #include "util/error.h"
@@ -11,6 +12,12 @@ namespace npuscribe {
 namespace {
 constexpr double kSecondsPerTimestamp = 0.02;
 constexpr double kSecondsPerMelFrame = static_cast<double>(kWhisperHopLength) / kWhisperSampleRateHz;
+
+std::string format_seconds(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f s", seconds);
+  return text;
+}
 
 bool language_without_spaces(const std::string& code) {
   return code == "zh" || code == "ja" || code == "th" || code == "lo" || code == "my" || code == "yue";
@@ -187,7 +194,7 @@ TranscriptResult Transcriber::transcribe(const AudioFeatures& features, const Tr
   int seek = 0;
   while (seek < content_frames) {
     if (options.cancel && options.cancel->load()) {
-      result.warnings.push_back("cancelled at " + std::to_string(seek * kSecondsPerMelFrame) + " s");
+      result.warnings.push_back("cancelled at " + format_seconds(seek * kSecondsPerMelFrame));
       break;
     }
     const int segment_frames = std::min(window_frames, content_frames - seek);
@@ -224,7 +231,7 @@ TranscriptResult Transcriber::transcribe(const AudioFeatures& features, const Tr
     if (keep < decoded.tokens.size()) {
       decoded.tokens.resize(keep);
       decoded.token_probabilities.resize(keep);
-      result.warnings.push_back("a repetition loop at " + std::to_string(window_start_s) + " s was cut off");
+      result.warnings.push_back("a repetition loop at " + format_seconds(window_start_s) + " was cut off");
     }
 
     const WindowSegments window =
