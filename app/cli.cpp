@@ -256,6 +256,8 @@ struct InspectArgs {
 };
 
 int run_inspect(const InspectArgs& args) {
+  // Validate everything the user typed before minutes of work.
+  const std::vector<int> tokens = args.logits_path.empty() ? std::vector<int>{} : parse_token_list(args.tokens_text);
   auto model = load_model_for(args.common);
   const WhisperHparams& h = model->hparams();
   const MonoAudio audio = load_audio(args.audio_path);
@@ -277,7 +279,6 @@ int run_inspect(const InspectArgs& args) {
   if (!needs_decoder) return 0;
   const CrossAttentionKv cross = transcriber.decoder().cross_attention_kv(encoded);
   if (!args.logits_path.empty()) {
-    const std::vector<int> tokens = parse_token_list(args.tokens_text);
     SelfAttentionCache cache = transcriber.decoder().new_cache();
     std::vector<float> logits;
     transcriber.decoder().decode(tokens, cross, cache, logits, LogitsRows::all);
@@ -435,7 +436,12 @@ int run_cli(int argc, char** argv) {
     const std::string first = argv[1];
     const bool is_command = first == "transcribe" || first == "inspect" || first == "bench" || first == "models";
     const bool is_global_flag = first == "-h" || first == "--help" || first == "--version";
-    if (!is_command && !is_global_flag) arguments.insert(arguments.begin() + 1, transcribe_word);
+    // An unknown option stays where it is, so the error names it instead of a missing file.
+    const bool is_transcribe_option = first == "-m" || first.starts_with("--model") || first == "-t" ||
+                                      first.starts_with("--threads") || first == "-l" ||
+                                      first.starts_with("--language") || first == "-f" || first.starts_with("--format");
+    if (!is_command && !is_global_flag && (first[0] != '-' || is_transcribe_option))
+      arguments.insert(arguments.begin() + 1, transcribe_word);
   }
   argc = static_cast<int>(arguments.size());
   argv = arguments.data();

@@ -98,6 +98,7 @@ void MainWindow::transcribe_files(const QStringList& paths) {
   for (const QString& path : paths) files.push_back(path.toStdString());
   worker_ = std::thread([this, files, model = model_] {
     Transcriber transcriber(model);
+    int failures = 0;
     for (const std::string& file : files) {
       QString text;
       try {
@@ -113,16 +114,17 @@ void MainWindow::transcribe_files(const QStringList& paths) {
                            QString::fromStdString(segment.text).trimmed());
         }
       } catch (const Error& error) {
-        text = tr("Could not transcribe %1: %2\n").arg(QString::fromStdString(file), QString::fromUtf8(error.what()));
+        text = tr("Could not transcribe: %1\n").arg(QString::fromUtf8(error.what()));  // the message names the file
+        ++failures;
       }
       QMetaObject::invokeMethod(this, [this, text] { transcript_->appendPlainText(text); }, Qt::QueuedConnection);
     }
     QMetaObject::invokeMethod(
         this,
-        [this] {
+        [this, failures, total = static_cast<int>(files.size())] {
           busy_ = false;
           open_button_->setEnabled(true);
-          set_status(tr("Done."));
+          set_status(failures == 0 ? tr("Done.") : tr("Done: %1 of %2 file(s) could not be transcribed.").arg(failures).arg(total));
           emit transcription_finished();
         },
         Qt::QueuedConnection);

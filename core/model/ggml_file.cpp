@@ -135,14 +135,16 @@ bool ggml_type_layout(std::int32_t type_id, int* block_elements, int* block_byte
 }
 
 std::string WhisperHparams::size_name() const {
+  std::string name;
   switch (n_audio_state) {
-    case 384: return "tiny";
-    case 512: return "base";
-    case 768: return "small";
-    case 1024: return "medium";
-    case 1280: return "large";
+    case 384: name = "tiny"; break;
+    case 512: name = "base"; break;
+    case 768: name = "small"; break;
+    case 1024: name = "medium"; break;
+    case 1280: name = n_mels == 128 ? (n_text_layer == 4 ? "large-v3-turbo" : "large-v3") : "large"; break;
     default: return "custom";
   }
+  return is_multilingual() ? name : name + ".en";
 }
 
 std::string TensorRecord::shape_string() const {

@@ -23,19 +23,7 @@ class TestEngineConformance : public QObject {
   LogMel mel_;
   Activations encoded_;
 
-  static std::vector<int> greedy_reference(const std::string& name) {
-    std::ifstream in(test::fixture(name));
-    std::vector<int> tokens;
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty() || line[0] == '#') continue;
-      std::istringstream fields(line);
-      int step = 0, token = 0;
-      fields >> step >> token;
-      tokens.push_back(token);
-    }
-    return tokens;
-  }
+
 
  private slots:
   void initTestCase() {
@@ -118,7 +106,7 @@ class TestEngineConformance : public QObject {
   }
 
   void greedy_tokens_match_whisper_cpp() {
-    const std::vector<int> expected = greedy_reference("jfk.greedy.txt");
+    const std::vector<int> expected = test::read_greedy_tokens("jfk.greedy.txt");
     QCOMPARE(expected.size(), std::size_t{24});
     const CrossAttentionKv cross = transcriber_->decoder().cross_attention_kv(encoded_);
     const SpecialTokens& special = transcriber_->tokenizer().special();

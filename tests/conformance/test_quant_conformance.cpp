@@ -38,26 +38,9 @@ const std::map<std::string, std::array<double, 10>> kForcedMargins = {
 // must be within this of our best logit.
 constexpr double kDecisiveMargin = 0.15;
 
-struct GreedyStep {
-  int step = 0;
-  int token = 0;
-  double top1_logit = 0;
-  double margin = 0;
-};
+using test::GreedyStep;
 
-std::vector<GreedyStep> read_greedy(const std::string& name) {
-  std::ifstream in(test::fixture(name));
-  std::vector<GreedyStep> steps;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    GreedyStep step;
-    fields >> step.step >> step.token >> step.top1_logit >> step.margin;
-    if (fields) steps.push_back(step);
-  }
-  return steps;
-}
+std::vector<GreedyStep> read_greedy(const std::string& name) { return test::read_greedy_steps(name); }
 
 double top_minus_second(std::span<const float> row) {
   const int best = argmax(row);

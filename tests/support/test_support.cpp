@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 
 namespace npuscribe::test {
@@ -24,6 +25,27 @@ std::vector<float> read_f32_file(const std::filesystem::path& path, std::size_t 
     throw std::runtime_error(path.string() + " does not hold exactly " + std::to_string(expected_count) +
                              " floats");
   return values;
+}
+
+std::vector<GreedyStep> read_greedy_steps(const std::string& fixture_name) {
+  std::ifstream in(fixture(fixture_name));
+  if (!in) throw std::runtime_error("cannot open fixture " + fixture_name);
+  std::vector<GreedyStep> steps;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    GreedyStep step;
+    fields >> step.step >> step.token >> step.top1_logit >> step.margin;
+    if (fields) steps.push_back(step);
+  }
+  return steps;
+}
+
+std::vector<int> read_greedy_tokens(const std::string& fixture_name) {
+  std::vector<int> tokens;
+  for (const GreedyStep& step : read_greedy_steps(fixture_name)) tokens.push_back(step.token);
+  return tokens;
 }
 
 Difference compare(std::span<const float> actual, std::span<const float> reference) {

@@ -17,6 +17,16 @@ std::filesystem::path fixture(const std::string& name);
 // expected_count floats.
 std::vector<float> read_f32_file(const std::filesystem::path& path, std::size_t expected_count);
 
+// One step of a whisper.cpp greedy dump (jfk*.greedy.txt: "step token_id top1_logit top1_minus_top2").
+struct GreedyStep {
+  int step = 0;
+  int token = 0;
+  double top1_logit = 0;
+  double margin = 0;
+};
+std::vector<GreedyStep> read_greedy_steps(const std::string& fixture_name);
+std::vector<int> read_greedy_tokens(const std::string& fixture_name);
+
 struct Difference {
   double max_abs = 0.0;
   double rel_l2 = 0.0;  // ||a - b|| / ||b||

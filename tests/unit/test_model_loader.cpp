@@ -705,17 +705,17 @@ struct ExpectedShape {
 
 constexpr ExpectedShape kOfficialShapes[] = {
     {"tiny", 384, 6, 4, 4, 51865, 80, "tiny"},
-    {"tiny.en", 384, 6, 4, 4, 51864, 80, "tiny"},
+    {"tiny.en", 384, 6, 4, 4, 51864, 80, "tiny.en"},
     {"base", 512, 8, 6, 6, 51865, 80, "base"},
-    {"base.en", 512, 8, 6, 6, 51864, 80, "base"},
+    {"base.en", 512, 8, 6, 6, 51864, 80, "base.en"},
     {"small", 768, 12, 12, 12, 51865, 80, "small"},
-    {"small.en", 768, 12, 12, 12, 51864, 80, "small"},
+    {"small.en", 768, 12, 12, 12, 51864, 80, "small.en"},
     {"medium", 1024, 16, 24, 24, 51865, 80, "medium"},
-    {"medium.en", 1024, 16, 24, 24, 51864, 80, "medium"},
+    {"medium.en", 1024, 16, 24, 24, 51864, 80, "medium.en"},
     {"large-v1", 1280, 20, 32, 32, 51865, 80, "large"},
     {"large-v2", 1280, 20, 32, 32, 51865, 80, "large"},
-    {"large-v3", 1280, 20, 32, 32, 51866, 128, "large"},
-    {"large-v3-turbo", 1280, 20, 32, 4, 51866, 128, "large"},
+    {"large-v3", 1280, 20, 32, 32, 51866, 128, "large-v3"},
+    {"large-v3-turbo", 1280, 20, 32, 4, 51866, 128, "large-v3-turbo"},
 };
 
 int expected_tensor_count(int encoder_layers, int decoder_layers) {
@@ -878,7 +878,7 @@ void TestModelLoader::fixtureLoads() {
   QCOMPARE(h.n_mels, 80);
   QCOMPARE(h.ftype, 1);
   QVERIFY(!h.is_multilingual());
-  QCOMPARE(h.size_name(), std::string("tiny"));
+  QCOMPARE(h.size_name(), std::string("tiny.en"));
 
   QCOMPARE(model.file().size_bytes(), kFixtureBytes);
   QCOMPARE(model.file().tensors().size(), static_cast<std::size_t>(kFixtureTensorCount));
