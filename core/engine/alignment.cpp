@@ -156,14 +156,28 @@ void median_filter_rows(std::vector<float>& values, int rows, int cols, int widt
 }
 
 std::vector<std::pair<int, int>> split_words(const Tokenizer& tokenizer, std::span<const int> text_tokens,
-                                             bool split_on_characters) {
-  const std::vector<std::pair<int, int>> pieces = unicode_pieces(tokenizer, text_tokens);
+                                             bool split_on_characters, std::span<const int> forced_breaks) {
+  // Pieces are whole characters; a piece never straddles a forced break (segments hold whole tokens).
+  std::vector<std::pair<int, int>> pieces;
+  int begin = 0;
+  for (int end : forced_breaks) {
+    if (end <= begin || end > static_cast<int>(text_tokens.size())) continue;
+    for (auto [b, e] : unicode_pieces(tokenizer, text_tokens.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin))))
+      pieces.emplace_back(b + begin, e + begin);
+    begin = end;
+  }
+  for (auto [b, e] : unicode_pieces(tokenizer, text_tokens.subspan(static_cast<std::size_t>(begin))))
+    pieces.emplace_back(b + begin, e + begin);
   if (split_on_characters) return pieces;
+  auto is_forced_break = [&](int index) {
+    return std::find(forced_breaks.begin(), forced_breaks.end(), index) != forced_breaks.end();
+  };
   std::vector<std::pair<int, int>> words;
   for (const auto& piece : pieces) {
     const std::string text = piece_text(tokenizer, text_tokens, piece);
     const bool special = tokenizer.is_special(text_tokens[static_cast<std::size_t>(piece.first)]);
-    const bool starts_word = words.empty() || special || (!text.empty() && text[0] == ' ') || is_punctuation(text);
+    const bool starts_word = words.empty() || special || (!text.empty() && text[0] == ' ') || is_punctuation(text) ||
+                             is_forced_break(piece.first);
     if (starts_word) {
       words.push_back(piece);
     } else {
@@ -173,10 +187,10 @@ std::vector<std::pair<int, int>> split_words(const Tokenizer& tokenizer, std::sp
   return words;
 }
 
-std::vector<WordTiming> align_words(const Decoder& decoder, const Tokenizer& tokenizer, const CrossAttentionKv& cross,
-                                    std::span<const int> sot_sequence, std::span<const int> text_tokens,
-                                    int content_frames, double window_start_s, bool split_on_characters,
-                                    std::vector<TokenTiming>* tokens) {
+std::vector<AlignedWord> align_words(const Decoder& decoder, const Tokenizer& tokenizer, const CrossAttentionKv& cross,
+                                     std::span<const int> sot_sequence, std::span<const int> text_tokens,
+                                     int content_frames, double window_start_s, bool split_on_characters,
+                                     std::span<const int> segment_starts, std::vector<TokenTiming>* tokens) {
   if (text_tokens.empty()) return {};
   const WhisperHparams& h = decoder.model().hparams();
   const SpecialTokens& special = tokenizer.special();
@@ -264,33 +278,44 @@ std::vector<WordTiming> align_words(const Decoder& decoder, const Tokenizer& tok
       (*tokens)[i].end_s = jump_times_s[i + 1];
     }
   }
-  std::vector<WordTiming> words;
-  for (const auto& [begin, end] : split_words(tokenizer, text_tokens, split_on_characters)) {
-    WordTiming word;
+  std::vector<AlignedWord> words;
+  for (const auto& [begin, end] : split_words(tokenizer, text_tokens, split_on_characters, segment_starts)) {
+    AlignedWord aligned;
+    aligned.first_token = begin;
+    WordTiming& word = aligned.timing;
     word.text = piece_text(tokenizer, text_tokens, {begin, end});
     word.start_s = jump_times_s[static_cast<std::size_t>(begin)];
     word.end_s = jump_times_s[static_cast<std::size_t>(end)];
     double probability = 0;
     for (int i = begin; i < end; ++i) probability += token_probabilities[static_cast<std::size_t>(i)];
     word.probability = static_cast<float>(probability / (end - begin));
-    words.push_back(std::move(word));
+    words.push_back(std::move(aligned));
   }
-  // Punctuation belongs to its neighbour: opening marks to the next word, closing marks to the previous.
+  // Punctuation belongs to its neighbour: opening marks to the next word, closing marks to the previous,
+  // never across a segment start.
   static const std::string kOpening = "\"'([{-";
   static const std::string kClosing = "\"'.,!?:)]}";
-  std::vector<WordTiming> merged;
+  auto same_segment = [&](const AlignedWord& a, const AlignedWord& b) {
+    for (int start : segment_starts)
+      if (a.first_token < start && b.first_token >= start) return false;
+    return true;
+  };
+  std::vector<AlignedWord> merged;
   for (std::size_t i = 0; i < words.size(); ++i) {
-    std::string stripped = words[i].text;
+    std::string stripped = words[i].timing.text;
     stripped.erase(0, stripped.find_first_not_of(' '));
-    if (stripped.size() == 1 && kClosing.find(stripped[0]) != std::string::npos && !merged.empty() &&
-        (words[i].text[0] != ' ' || stripped[0] != '"')) {
-      merged.back().text += words[i].text;
-      merged.back().end_s = words[i].end_s;
+    const bool single_mark = stripped.size() == 1;
+    if (single_mark && kClosing.find(stripped[0]) != std::string::npos && !merged.empty() &&
+        same_segment(merged.back(), words[i])) {
+      merged.back().timing.text += words[i].timing.text;
+      merged.back().timing.end_s = words[i].timing.end_s;
       continue;
     }
-    if (stripped.size() == 1 && kOpening.find(stripped[0]) != std::string::npos && i + 1 < words.size()) {
-      words[i + 1].text = words[i].text + words[i + 1].text;
-      words[i + 1].start_s = words[i].start_s;
+    if (single_mark && kOpening.find(stripped[0]) != std::string::npos && i + 1 < words.size() &&
+        same_segment(words[i], words[i + 1])) {
+      words[i + 1].timing.text = words[i].timing.text + words[i + 1].timing.text;
+      words[i + 1].timing.start_s = words[i].timing.start_s;
+      words[i + 1].first_token = words[i].first_token;
       continue;
     }
     merged.push_back(words[i]);

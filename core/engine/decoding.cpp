@@ -215,10 +215,10 @@ DecodingResult decode_window(const Decoder& decoder, const Tokenizer& tokenizer,
   const double no_speech_probability = std::exp(log_softmax_at(sot_row, tokenizer.special().nosp));
   std::vector<float> first_logits(logits.begin() + static_cast<std::ptrdiff_t>(n_vocab), logits.end());
 
-  std::vector<Candidate> live(static_cast<std::size_t>(n_candidates));
-  for (Candidate& candidate : live) {
-    candidate.cache = prompt_cache;  // one copy each; beams later copy only their used rows
-  }
+  // Sampled candidates are independent copies; beam search starts from the single prompt, so that beams
+  // are distinct sequences (OpenAI keys candidates by sequence, which collapses identical starts).
+  std::vector<Candidate> live(static_cast<std::size_t>(beam_search ? 1 : n_candidates));
+  for (Candidate& candidate : live) candidate.cache = prompt_cache;
   const int max_tokens = std::min(sample_len, h.n_text_ctx - static_cast<int>(prompt.size()));
   std::vector<Candidate> finished;
   const std::size_t max_finished = static_cast<std::size_t>(std::max(1L, std::lround(options.beam_size * options.patience)));
@@ -283,7 +283,6 @@ DecodingResult decode_window(const Decoder& decoder, const Tokenizer& tokenizer,
           }
           continue;
         }
-        if (next.size() == static_cast<std::size_t>(options.beam_size)) continue;
         Candidate child;
         child.tokens = parent.tokens;
         child.tokens.push_back(c.token);
@@ -293,6 +292,7 @@ DecodingResult decode_window(const Decoder& decoder, const Tokenizer& tokenizer,
         child.cache = decoder.new_cache();
         copy_cache(parent.cache, child.cache);
         next.push_back(std::move(child));
+        if (next.size() == static_cast<std::size_t>(options.beam_size)) break;  // lower-ranked ends are dropped
       }
       live = std::move(next);
       if (finished.size() >= max_finished) break;
@@ -319,8 +319,15 @@ DecodingResult decode_window(const Decoder& decoder, const Tokenizer& tokenizer,
       step_logits[i].assign(logits.begin() + static_cast<std::ptrdiff_t>(i * n_vocab),
                             logits.begin() + static_cast<std::ptrdiff_t>((i + 1) * n_vocab));
   }
-  // Unfinished candidates (length limit) compete too, as in OpenAI Whisper when too few finished.
-  for (Candidate& candidate : live) finished.push_back(std::move(candidate));
+  // At the length limit, unfinished candidates fill up the finished list, best first, as OpenAI Whisper
+  // does when too few sequences ended (for sampling every candidate counts).
+  std::stable_sort(live.begin(), live.end(),
+                   [](const Candidate& a, const Candidate& b) { return a.sum_logprob > b.sum_logprob; });
+  const std::size_t wanted = beam_search ? static_cast<std::size_t>(options.beam_size) : live.size() + finished.size();
+  for (Candidate& candidate : live) {
+    if (!finished.empty() && finished.size() >= wanted) break;
+    finished.push_back(std::move(candidate));
+  }
   const auto best = std::max_element(finished.begin(), finished.end(), [](const Candidate& a, const Candidate& b) {
     return candidate_score(a) < candidate_score(b);
   });

@@ -186,8 +186,9 @@ TranscriptResult Transcriber::transcribe(const AudioFeatures& features, const Tr
   std::vector<int> all_tokens;
   if (!options.initial_prompt.empty()) {
     std::string prompt = options.initial_prompt;
-    prompt.erase(0, prompt.find_first_not_of(" \t\n"));
-    all_tokens = tokenizer_.encode(" " + prompt);
+    prompt.erase(0, prompt.find_first_not_of(" \t\r\n"));
+    prompt.erase(prompt.find_last_not_of(" \t\r\n") + 1);
+    if (!prompt.empty()) all_tokens = tokenizer_.encode(" " + prompt);
   }
   std::size_t prompt_reset_since = 0;
 
@@ -258,14 +259,22 @@ TranscriptResult Transcriber::transcribe(const AudioFeatures& features, const Tr
     }
 
     if (options.word_timestamps && !window_text_tokens.empty()) {
+      std::vector<int> segment_starts;  // index of each new segment's first text token in the window
+      int token_count = 0;
+      for (std::size_t s = first_new_segment; s < result.segments.size(); ++s) {
+        segment_starts.push_back(token_count);
+        token_count += static_cast<int>(result.segments[s].tokens.size());
+      }
       std::vector<TokenTiming> timings;
       const std::vector<int> sot = sot_sequence(tokenizer_, decoding);
-      std::vector<WordTiming> words = align_words(decoder_, tokenizer_, cross, sot, window_text_tokens,
-                                                  segment_frames, window_start_s, split_characters, &timings);
-      // Hand tokens and words back to their segments in order.
+      const std::vector<AlignedWord> words =
+          align_words(decoder_, tokenizer_, cross, sot, window_text_tokens, segment_frames, window_start_s,
+                      split_characters, segment_starts, &timings);
+      // Hand tokens and words back to their segments: a word belongs to the segment of its first token.
       std::size_t token_cursor = 0, word_cursor = 0;
       for (std::size_t s = first_new_segment; s < result.segments.size(); ++s) {
         Segment& segment = result.segments[s];
+        const int segment_end_token = static_cast<int>(token_cursor + segment.tokens.size());
         for (TokenTiming& token : segment.tokens) {
           if (token_cursor < timings.size()) {
             token.start_s = timings[token_cursor].start_s;
@@ -273,10 +282,8 @@ TranscriptResult Transcriber::transcribe(const AudioFeatures& features, const Tr
           }
           ++token_cursor;
         }
-        const double segment_end_s = segment.tokens.empty() ? segment.end_s : segment.tokens.back().end_s;
-        while (word_cursor < words.size() && (words[word_cursor].start_s < segment_end_s || s + 1 == result.segments.size())) {
-          segment.words.push_back(words[word_cursor++]);
-        }
+        while (word_cursor < words.size() && words[word_cursor].first_token < segment_end_token)
+          segment.words.push_back(words[word_cursor++].timing);
         if (!segment.words.empty()) {
           segment.start_s = segment.words.front().start_s;
           segment.end_s = std::max(segment.words.back().end_s, segment.start_s);
@@ -284,10 +291,10 @@ TranscriptResult Transcriber::transcribe(const AudioFeatures& features, const Tr
       }
     }
 
-    for (std::size_t i = 0; i < decoded.tokens.size(); ++i) {
-      if (!tokenizer_.is_special(decoded.tokens[i]) || decoded.tokens[i] >= special.timestamp_begin)
-        all_tokens.push_back(decoded.tokens[i]);
-    }
+    // The next window is conditioned on the kept segments only, not on the unfinished tail it re-decodes.
+    for (const WindowSegments::Piece& piece : window.pieces)
+      all_tokens.insert(all_tokens.end(), decoded.tokens.begin() + static_cast<std::ptrdiff_t>(piece.begin),
+                        decoded.tokens.begin() + static_cast<std::ptrdiff_t>(piece.end));
     if (!options.condition_on_previous_text || decoded.temperature > 0.5f) prompt_reset_since = all_tokens.size();
     seek += window.seek_frames;
     if (progress) {
