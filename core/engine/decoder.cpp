@@ -40,10 +40,20 @@ SelfAttentionCache Decoder::new_cache() const {
   cache.key.resize(static_cast<std::size_t>(h.n_text_layer));
   cache.value.resize(static_cast<std::size_t>(h.n_text_layer));
   for (int layer = 0; layer < h.n_text_layer; ++layer) {
-    cache.key[layer].resize(h.n_text_ctx, h.n_text_state);
-    cache.value[layer].resize(h.n_text_ctx, h.n_text_state);
+    cache.key[layer].resize(0, h.n_text_state);  // rows are added as tokens arrive (see reserve_rows)
+    cache.value[layer].resize(0, h.n_text_state);
   }
   return cache;
+}
+
+void reserve_cache_rows(SelfAttentionCache& cache, int rows, int max_rows) {
+  for (std::size_t layer = 0; layer < cache.key.size(); ++layer) {
+    for (Activations* rows_of : {&cache.key[layer], &cache.value[layer]}) {
+      if (rows_of->rows >= rows) continue;
+      // Grow geometrically (amortised copies) but never past the context: a cache costs only what it holds.
+      rows_of->resize(std::min(max_rows, std::max({rows, 2 * rows_of->rows, 32})), rows_of->cols);
+    }
+  }
 }
 
 namespace {
@@ -206,6 +216,8 @@ void Decoder::decode_batch(std::span<const DecodeSequence> sequences, const Cros
     capture->scores.assign(capture->heads.size(),
                            std::vector<float>(static_cast<std::size_t>(n_rows) * cross.n_audio_ctx, 0.0f));
   }
+  for (const DecodeSequence& sequence : sequences)
+    reserve_cache_rows(*sequence.cache, sequence.cache->n_past + static_cast<int>(sequence.tokens.size()), h.n_text_ctx);
   for (int layer = 0; layer < h.n_text_layer; ++layer) {
     const DecoderBlockWeights& block = weights.blocks[static_cast<std::size_t>(layer)];
 

@@ -18,12 +18,16 @@ struct CrossAttentionKv {
   std::vector<Activations> value;  // per layer [n_audio_ctx][d]
 };
 
-// Self-attention cache of one decoded sequence; copyable so that beams can fork.
+// Self-attention cache of one decoded sequence; copyable so that beams can fork. Rows grow with the
+// sequence, up to n_text_ctx.
 struct SelfAttentionCache {
   int n_past = 0;
-  std::vector<Activations> key;    // per layer [n_text_ctx][d]
-  std::vector<Activations> value;  // per layer [n_text_ctx][d]
+  std::vector<Activations> key;    // per layer [rows >= n_past][d]
+  std::vector<Activations> value;  // per layer [rows >= n_past][d]
 };
+
+// Makes room for `rows` positions in every layer of the cache (up to max_rows, the model's context).
+void reserve_cache_rows(SelfAttentionCache& cache, int rows, int max_rows);
 
 enum class LogitsRows { all = 1, last = 2 };
 

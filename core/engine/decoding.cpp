@@ -161,7 +161,8 @@ int sample_token(std::span<const float> logits, float temperature, std::mt19937_
 }
 
 // Copies the first n_past rows of a cache (beams fork from one another).
-void copy_cache(const SelfAttentionCache& from, SelfAttentionCache& to) {
+void copy_cache(const SelfAttentionCache& from, SelfAttentionCache& to, int max_rows) {
+  reserve_cache_rows(to, from.n_past, max_rows);
   to.n_past = from.n_past;
   for (std::size_t layer = 0; layer < from.key.size(); ++layer) {
     const std::size_t count = static_cast<std::size_t>(from.n_past) * from.key[layer].cols;
@@ -223,6 +224,7 @@ DecodingResult decode_window(const Decoder& decoder, const Tokenizer& tokenizer,
   std::vector<Candidate> finished;
   const std::size_t max_finished = static_cast<std::size_t>(std::max(1L, std::lround(options.beam_size * options.patience)));
   std::vector<std::vector<float>> step_logits(live.size(), first_logits);
+  std::vector<SelfAttentionCache> spare_caches;
   std::vector<double> logprobs;
 
   for (int step = 0; step < max_tokens && !live.empty(); ++step) {
@@ -289,11 +291,16 @@ DecodingResult decode_window(const Decoder& decoder, const Tokenizer& tokenizer,
         child.probabilities = parent.probabilities;
         child.probabilities.push_back(c.probability);
         child.sum_logprob = c.score;
-        child.cache = decoder.new_cache();
-        copy_cache(parent.cache, child.cache);
+        // Caches are recycled between steps: allocating and zeroing 5 full caches per token cost more
+        // than the token itself on small models.
+        if (spare_caches.empty()) spare_caches.push_back(decoder.new_cache());
+        child.cache = std::move(spare_caches.back());
+        spare_caches.pop_back();
+        copy_cache(parent.cache, child.cache, h.n_text_ctx);
         next.push_back(std::move(child));
         if (next.size() == static_cast<std::size_t>(options.beam_size)) break;  // lower-ranked ends are dropped
       }
+      for (Candidate& old : live) spare_caches.push_back(std::move(old.cache));
       live = std::move(next);
       if (finished.size() >= max_finished) break;
     }
