@@ -115,7 +115,8 @@ void gelu(float* x, std::size_t count) {
   }
 }
 
-static void softmax_row(float* row, int cols, float scale) {
+// exp(scale * (row - max)) in place; returns the sum.
+static float exponentiate_row(float* row, int cols, float scale) {
   __m256 max_v = _mm256_set1_ps(-INFINITY);
   int i = 0;
   for (; i + 8 <= cols; i += 8) max_v = _mm256_max_ps(max_v, _mm256_loadu_ps(row + i));
@@ -137,10 +138,21 @@ static void softmax_row(float* row, int cols, float scale) {
     store_tail(row + i, e, tail);
     for (int t = 0; t < tail; ++t) sum += row[i + t];
   }
+  return sum;
+}
+
+static void softmax_row(float* row, int cols, float scale) {
+  const float sum = exponentiate_row(row, cols, scale);
   const float inverse = sum > 0 ? 1.0f / sum : 0.0f;
   const __m256 inverse_v = _mm256_set1_ps(inverse);
-  for (i = 0; i + 8 <= cols; i += 8) _mm256_storeu_ps(row + i, _mm256_mul_ps(_mm256_loadu_ps(row + i), inverse_v));
+  int i = 0;
+  for (; i + 8 <= cols; i += 8) _mm256_storeu_ps(row + i, _mm256_mul_ps(_mm256_loadu_ps(row + i), inverse_v));
   for (; i < cols; ++i) row[i] *= inverse;
+}
+
+void softmax_rows_unnormalized(float* x, int rows, int cols, float scale, float* row_sums) {
+#pragma omp parallel for schedule(static) if (rows > 16 && !omp_in_parallel())
+  for (int r = 0; r < rows; ++r) row_sums[r] = exponentiate_row(x + static_cast<std::size_t>(r) * cols, cols, scale);
 }
 
 void softmax_rows(float* x, int rows, int cols, float scale) {

@@ -20,6 +20,10 @@ void gelu(float* x, std::size_t count);
 // Row-wise softmax of scale * x, in place (max subtracted first).
 void softmax_rows(float* x, int rows, int cols, float scale);
 
+// exp(scale * (x - row max)) in place, without the final division; row_sums receives each row's sum.
+// Attention divides its [rows x head_dim] output instead of the [rows x keys] scores: a third less work.
+void softmax_rows_unnormalized(float* x, int rows, int cols, float scale, float* row_sums);
+
 // exp of count values, in place; relative error below 2 ulp-ish (polynomial, vectorised).
 void exp_inplace(float* x, std::size_t count);
 

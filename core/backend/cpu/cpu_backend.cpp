@@ -11,8 +11,9 @@
 namespace npuscribe {
 
 namespace {
-// Queries per attention task: a [64 x 1500] score block stays in L2 while it is normalised and reused.
-constexpr int kAttentionQueryBlock = 64;
+// Queries per attention task: a [256 x 1500] score block (1.5 MB) stays in L2 while it is normalised and
+// reused; measured best of 64/128/256/512 with both the AVX2 and the AVX-512 OpenBLAS kernels.
+constexpr int kAttentionQueryBlock = 256;
 }  // namespace
 
 CpuEncoderBackend::CpuEncoderBackend(std::shared_ptr<const WhisperModel> model) : model_(std::move(model)) {}
@@ -76,6 +77,7 @@ void CpuEncoderBackend::self_attention(const Activations& q, const Activations& 
 #pragma omp parallel
   {
     std::vector<float> scores(static_cast<std::size_t>(kAttentionQueryBlock) * n_ctx);
+    std::vector<float> row_sums(kAttentionQueryBlock);
 #pragma omp for schedule(dynamic, 1)
     for (int task = 0; task < tasks; ++task) {
       const int head = task / query_blocks;
@@ -84,9 +86,14 @@ void CpuEncoderBackend::self_attention(const Activations& q, const Activations& 
       const int offset = head * head_dim;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n_ctx, head_dim, 1.0f, q.row(q0) + offset, d,
                   k.values.data() + offset, d, 0.0f, scores.data(), n_ctx);
-      ops::softmax_rows(scores.data(), rows, n_ctx, scale);
+      ops::softmax_rows_unnormalized(scores.data(), rows, n_ctx, scale, row_sums.data());
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, head_dim, n_ctx, 1.0f, scores.data(), n_ctx,
                   v.values.data() + offset, d, 0.0f, out.row(q0) + offset, d);
+      for (int r = 0; r < rows; ++r) {
+        float* row = out.row(q0 + r) + offset;
+        const float inverse = 1.0f / row_sums[static_cast<std::size_t>(r)];
+        for (int c = 0; c < head_dim; ++c) row[c] *= inverse;
+      }
     }
   }
 }
