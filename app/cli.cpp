@@ -1,31 +1,31 @@
 #include "cli.h"
 
-#include <csignal>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cmath>
 #include <atomic>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <numeric>
-#include <span>
 #include <random>
+#include <span>
 #include <sstream>
 
 #include "audio/audio_file.h"
 #include "engine/features.h"
+#include "engine/greedy.h"
+#include "engine/transcriber.h"
 #include "io/transcript_writer.h"
 #include "model/model_download.h"
 #include "model/model_registry.h"
-#include "engine/greedy.h"
-#include "engine/transcriber.h"
 #include "model/whisper_model.h"
 #include "ops/ops.h"
 #include "util/error.h"
@@ -44,8 +44,9 @@ struct CommonOptions {
 };
 
 void add_common_options(CLI::App& command, CommonOptions& common) {
-  command.add_option("-m,--model", common.model_path,
-                     "model name (base.en, see `npuscribe models list`) or ggml .bin file; default: $NPUSCRIBE_MODEL");
+  command.add_option(
+      "-m,--model", common.model_path,
+      "model name (base.en, see `npuscribe models list`) or ggml .bin file; default: $NPUSCRIBE_MODEL");
   command.add_option("-t,--threads", common.threads, "worker threads (default: all cores)")
       ->check(CLI::Range(1, 256));
 }
@@ -56,14 +57,16 @@ std::shared_ptr<const WhisperModel> load_model_for(const CommonOptions& common) 
   if (path.empty()) {
     const char* from_env = std::getenv("NPUSCRIBE_MODEL");
     if (!from_env || !*from_env)
-      throw CLI::ValidationError("--model", "no model given: pass --model PATH/TO/ggml-MODEL.bin or set NPUSCRIBE_MODEL");
+      throw CLI::ValidationError(
+          "--model", "no model given: pass --model PATH/TO/ggml-MODEL.bin or set NPUSCRIBE_MODEL");
     path = from_env;
   }
   return WhisperModel::load(resolve_model(path));
 }
 
 void print_warnings(const std::string& file, const std::vector<std::string>& warnings) {
-  for (const std::string& warning : warnings) std::fprintf(stderr, "warning: %s: %s\n", file.c_str(), warning.c_str());
+  for (const std::string& warning : warnings)
+    std::fprintf(stderr, "warning: %s: %s\n", file.c_str(), warning.c_str());
 }
 
 MonoAudio load_audio(const std::string& path) {
@@ -76,7 +79,8 @@ MonoAudio load_audio(const std::string& path) {
 void write_f32(const std::string& path, const std::vector<float>& values) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) throw Error(path + ": cannot open for writing (" + std::strerror(errno) + ").");
-  out.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size() * sizeof(float)));
+  out.write(reinterpret_cast<const char*>(values.data()),
+            static_cast<std::streamsize>(values.size() * sizeof(float)));
   out.flush();
   if (!out) throw Error(path + ": write failed (disk full?). Free some space and run again.");
 }
@@ -91,7 +95,8 @@ std::vector<int> parse_token_list(const std::string& text) {
       tokens.push_back(std::stoi(item, &used));
       if (used != item.size()) throw std::invalid_argument(item);
     } catch (const std::exception&) {
-      throw CLI::ValidationError("--tokens", "'" + item + "' is not a token id; give ids like 50257,50362,843");
+      throw CLI::ValidationError("--tokens",
+                                 "'" + item + "' is not a token id; give ids like 50257,50362,843");
     }
   }
   if (tokens.empty()) throw CLI::ValidationError("--tokens", "give at least one token id");
@@ -118,7 +123,9 @@ struct TranscribeArgs {
 };
 
 std::atomic<bool> interrupted{false};
-extern "C" void on_interrupt(int) { interrupted = true; }
+extern "C" void on_interrupt(int) {
+  interrupted = true;
+}
 
 // Ctrl-C stops the current work cleanly (partial download kept, transcript so far written); a second
 // Ctrl-C kills the process as usual.
@@ -141,9 +148,12 @@ std::vector<float> fallback_temperatures(float start, float increment) {
 int run_transcribe(const TranscribeArgs& args) {
   const OutputFormat format = parse_output_format(args.format);
   if (!args.output_file.empty() && args.files.size() > 1)
-    throw CLI::ValidationError("--output", "one output file for several inputs; use --output-dir DIR instead");
-  if (args.output_dir.empty() && args.output_file.empty() && args.files.size() > 1 && format != OutputFormat::txt)
-    throw CLI::ValidationError("--format", "several inputs in " + args.format + " format need --output-dir DIR");
+    throw CLI::ValidationError("--output",
+                               "one output file for several inputs; use --output-dir DIR instead");
+  if (args.output_dir.empty() && args.output_file.empty() && args.files.size() > 1 &&
+      format != OutputFormat::txt)
+    throw CLI::ValidationError("--format",
+                               "several inputs in " + args.format + " format need --output-dir DIR");
   if (args.task != "transcribe" && args.task != "translate")
     throw CLI::ValidationError("--task", "'" + args.task + "' is not a task; use transcribe or translate");
   if (args.language != "auto") language_index(args.language);  // unknown codes fail before any work
@@ -183,7 +193,9 @@ int run_transcribe(const TranscribeArgs& args) {
       });
       if (show_progress) std::fprintf(stderr, "\n");
       result.warnings.insert(result.warnings.begin(), report.warnings.begin(), report.warnings.end());
-      print_warnings(file, std::vector<std::string>(result.warnings.begin() + static_cast<std::ptrdiff_t>(report.warnings.size()), result.warnings.end()));
+      print_warnings(file, std::vector<std::string>(
+                               result.warnings.begin() + static_cast<std::ptrdiff_t>(report.warnings.size()),
+                               result.warnings.end()));
       if (!result.detected_languages.empty()) {
         std::fprintf(stderr, "%s: detected language %s (%.0f%%)\n", file.c_str(), result.language.c_str(),
                      result.detected_languages.front().probability * 100.0);
@@ -217,9 +229,11 @@ int run_models_list() {
   for (const OfficialModel& model : official_models()) {
     const InstalledState state = installed_state(model);
     std::string status = state.installed ? "installed  " + installed_model_path(model).string()
-                         : state.partial ? "partial download (" + format_size(state.size_bytes_on_disk) + "), resume with `npuscribe models download " + model.name + "`"
+                         : state.partial ? "partial download (" + format_size(state.size_bytes_on_disk) +
+                                               "), resume with `npuscribe models download " + model.name + "`"
                                          : "-";
-    std::printf("%-24s %10s  %s\n", model.name.c_str(), format_size(model.size_bytes).c_str(), status.c_str());
+    std::printf("%-24s %10s  %s\n", model.name.c_str(), format_size(model.size_bytes).c_str(),
+                status.c_str());
   }
   std::printf("\nmodels directory: %s\n", models_directory().string().c_str());
   return 0;
@@ -228,7 +242,8 @@ int run_models_list() {
 int run_models_download(const std::string& name) {
   const OfficialModel* model = find_official_model(name);
   if (!model) {
-    throw CLI::ValidationError("models download", "'" + name + "' is not an official model; see `npuscribe models list`");
+    throw CLI::ValidationError("models download",
+                               "'" + name + "' is not an official model; see `npuscribe models list`");
   }
   install_interrupt_handler();
   DownloadOptions options;
@@ -238,8 +253,9 @@ int run_models_download(const std::string& name) {
     if (!show_progress || progress.total_bytes == 0) return;
     const double fraction = static_cast<double>(progress.received_bytes) / progress.total_bytes;
     const int filled = static_cast<int>(fraction * 30);
-    std::fprintf(stderr, "\r[%-30s] %5.1f%%  %s / %s  %.1f MiB/s ", std::string(static_cast<std::size_t>(filled), '#').c_str(),
-                 fraction * 100, format_size(progress.received_bytes).c_str(), format_size(progress.total_bytes).c_str(),
+    std::fprintf(stderr, "\r[%-30s] %5.1f%%  %s / %s  %.1f MiB/s ",
+                 std::string(static_cast<std::size_t>(filled), '#').c_str(), fraction * 100,
+                 format_size(progress.received_bytes).c_str(), format_size(progress.total_bytes).c_str(),
                  progress.bytes_per_second / (1024.0 * 1024.0));
   };
   const std::filesystem::path path = download_model(*model, options);
@@ -257,7 +273,8 @@ struct InspectArgs {
 
 int run_inspect(const InspectArgs& args) {
   // Validate everything the user typed before minutes of work.
-  const std::vector<int> tokens = args.logits_path.empty() ? std::vector<int>{} : parse_token_list(args.tokens_text);
+  const std::vector<int> tokens =
+      args.logits_path.empty() ? std::vector<int>{} : parse_token_list(args.tokens_text);
   auto model = load_model_for(args.common);
   const WhisperHparams& h = model->hparams();
   const MonoAudio audio = load_audio(args.audio_path);
@@ -269,7 +286,8 @@ int run_inspect(const InspectArgs& args) {
     std::vector<float> channel_major(stem.values.size());  // [n_state][n_audio_ctx], as whisper.cpp dumps it
     for (int t = 0; t < stem.rows; ++t)
       for (int c = 0; c < stem.cols; ++c)
-        channel_major[static_cast<std::size_t>(c) * stem.rows + t] = stem.values[static_cast<std::size_t>(t) * stem.cols + c];
+        channel_major[static_cast<std::size_t>(c) * stem.rows + t] =
+            stem.values[static_cast<std::size_t>(t) * stem.cols + c];
     write_f32(args.conv_path, channel_major);
   }
   const bool needs_decoder = !args.logits_path.empty() || args.greedy_count > 0;
@@ -333,9 +351,9 @@ int run_bench(const BenchArgs& args) {
     audio = load_audio(args.audio_path);
   }
   Transcriber transcriber(model);
-  std::printf("model: %s (%s, d=%d, %d+%d layers), threads: %d, audio: %.1f s\n", args.common.model_path.c_str(),
-              h.size_name().c_str(), h.n_audio_state, h.n_audio_layer, h.n_text_layer, thread_count(),
-              audio.duration_s());
+  std::printf("model: %s (%s, d=%d, %d+%d layers), threads: %d, audio: %.1f s\n",
+              args.common.model_path.c_str(), h.size_name().c_str(), h.n_audio_state, h.n_audio_layer,
+              h.n_text_layer, thread_count(), audio.duration_s());
 
   LogMel mel;
   const double mel_ms = best_ms(args.runs, [&] { mel = transcriber.mel().compute(audio.samples); });
@@ -359,22 +377,27 @@ int run_bench(const BenchArgs& args) {
   auto decoder_step_ms = [&](int n_sequences) {
     double best = INFINITY;
     for (int run = 0; run < args.runs; ++run) {
-      std::vector<SelfAttentionCache> caches(static_cast<std::size_t>(n_sequences), transcriber.decoder().new_cache());
+      std::vector<SelfAttentionCache> caches(static_cast<std::size_t>(n_sequences),
+                                             transcriber.decoder().new_cache());
       std::vector<float> logits;
       const int prompt[] = {s.sot, s.notimestamps};
       for (SelfAttentionCache& cache : caches) transcriber.decoder().decode(prompt, cross, cache, logits);
       const int steps = std::min(args.decode_tokens, h.n_text_ctx - 2);
-      std::vector<int> next(static_cast<std::size_t>(n_sequences), argmax(std::span<const float>(logits).first(static_cast<std::size_t>(h.n_vocab))));
+      std::vector<int> next(
+          static_cast<std::size_t>(n_sequences),
+          argmax(std::span<const float>(logits).first(static_cast<std::size_t>(h.n_vocab))));
       std::vector<int> rows(static_cast<std::size_t>(n_sequences));
       std::iota(rows.begin(), rows.end(), 0);
       const std::int64_t start = now_ns();
       for (int step = 0; step < steps; ++step) {
         std::vector<DecodeSequence> sequences;
         for (int i = 0; i < n_sequences; ++i)
-          sequences.push_back({std::span<const int>(&next[static_cast<std::size_t>(i)], 1), &caches[static_cast<std::size_t>(i)]});
+          sequences.push_back({std::span<const int>(&next[static_cast<std::size_t>(i)], 1),
+                               &caches[static_cast<std::size_t>(i)]});
         transcriber.decoder().decode_batch(sequences, cross, rows, logits);
         for (int i = 0; i < n_sequences; ++i)
-          next[static_cast<std::size_t>(i)] = argmax(std::span<const float>(logits).subspan(static_cast<std::size_t>(i) * h.n_vocab, static_cast<std::size_t>(h.n_vocab)));
+          next[static_cast<std::size_t>(i)] = argmax(std::span<const float>(logits).subspan(
+              static_cast<std::size_t>(i) * h.n_vocab, static_cast<std::size_t>(h.n_vocab)));
       }
       best = std::min(best, (now_ns() - start) * 1e-6 / steps);
     }
@@ -426,7 +449,9 @@ int run_bench(const BenchArgs& args) {
 
 }  // namespace
 
-bool wants_cli(int argc, char** argv) { return argc > 1; }
+bool wants_cli(int argc, char** argv) {
+  return argc > 1;
+}
 
 int run_cli(int argc, char** argv) {
   // `npuscribe FILE...` and `npuscribe --model M FILE...` mean `npuscribe transcribe ...`.
@@ -434,12 +459,13 @@ int run_cli(int argc, char** argv) {
   static char transcribe_word[] = "transcribe";
   if (argc > 1) {
     const std::string first = argv[1];
-    const bool is_command = first == "transcribe" || first == "inspect" || first == "bench" || first == "models";
+    const bool is_command =
+        first == "transcribe" || first == "inspect" || first == "bench" || first == "models";
     const bool is_global_flag = first == "-h" || first == "--help" || first == "--version";
     // An unknown option stays where it is, so the error names it instead of a missing file.
-    const bool is_transcribe_option = first == "-m" || first.starts_with("--model") || first == "-t" ||
-                                      first.starts_with("--threads") || first == "-l" ||
-                                      first.starts_with("--language") || first == "-f" || first.starts_with("--format");
+    const bool is_transcribe_option =
+        first == "-m" || first.starts_with("--model") || first == "-t" || first.starts_with("--threads") ||
+        first == "-l" || first.starts_with("--language") || first == "-f" || first.starts_with("--format");
     if (!is_command && !is_global_flag && (first[0] != '-' || is_transcribe_option))
       arguments.insert(arguments.begin() + 1, transcribe_word);
   }
@@ -456,45 +482,58 @@ int run_cli(int argc, char** argv) {
   transcribe_command->add_option("files", transcribe.files, "audio or video files (any format FFmpeg reads)")
       ->required()
       ->check(CLI::ExistingPath);
-  transcribe_command->add_option("-l,--language", transcribe.language, "spoken language code, or auto (default)");
+  transcribe_command->add_option("-l,--language", transcribe.language,
+                                 "spoken language code, or auto (default)");
   transcribe_command->add_option("--task", transcribe.task, "transcribe (default) or translate (to English)");
   transcribe_command->add_option("-f,--format", transcribe.format, "txt (default), srt, vtt or json");
   transcribe_command->add_option("-o,--output", transcribe.output_file, "write the transcript to FILE");
-  transcribe_command->add_option("--output-dir", transcribe.output_dir, "write one transcript per input into DIR");
-  transcribe_command->add_option("--beam", transcribe.beam, "beam size at temperature 0 (default 5; 1 = greedy)")
+  transcribe_command->add_option("--output-dir", transcribe.output_dir,
+                                 "write one transcript per input into DIR");
+  transcribe_command
+      ->add_option("--beam", transcribe.beam, "beam size at temperature 0 (default 5; 1 = greedy)")
       ->check(CLI::Range(1, 16));
-  transcribe_command->add_option("--best-of", transcribe.best_of, "candidates sampled at temperature > 0 (default 5)")
+  transcribe_command
+      ->add_option("--best-of", transcribe.best_of, "candidates sampled at temperature > 0 (default 5)")
       ->check(CLI::Range(1, 16));
-  transcribe_command->add_option("--temperature", transcribe.temperature, "first sampling temperature (default 0)")
+  transcribe_command
+      ->add_option("--temperature", transcribe.temperature, "first sampling temperature (default 0)")
       ->check(CLI::Range(0.0f, 1.0f));
   transcribe_command
       ->add_option("--temperature-increment", transcribe.temperature_increment,
                    "fallback step when a window fails (default 0.2; 0 disables fallback)")
       ->check(CLI::Range(0.0f, 1.0f));
   transcribe_command->add_option("--prompt", transcribe.prompt, "initial prompt: vocabulary, names, style");
-  transcribe_command->add_flag("--word-timestamps", transcribe.word_timestamps, "word-level timestamps (srt, vtt, json)");
-  transcribe_command->add_option("--stream", transcribe.stream_index, "audio stream index (see ffprobe); default: first");
+  transcribe_command->add_flag("--word-timestamps", transcribe.word_timestamps,
+                               "word-level timestamps (srt, vtt, json)");
+  transcribe_command->add_option("--stream", transcribe.stream_index,
+                                 "audio stream index (see ffprobe); default: first");
   transcribe_command->add_option("--seed", transcribe.seed, "random seed for temperature sampling");
 
   std::string download_name;
   auto* models_command = app.add_subcommand("models", "list or download the official whisper.cpp models");
   models_command->require_subcommand(1);
-  auto* models_list = models_command->add_subcommand("list", "official models, their sizes and which are installed");
-  auto* models_download = models_command->add_subcommand("download", "download a model (resumable; Ctrl-C cancels)");
+  auto* models_list =
+      models_command->add_subcommand("list", "official models, their sizes and which are installed");
+  auto* models_download =
+      models_command->add_subcommand("download", "download a model (resumable; Ctrl-C cancels)");
   models_download->add_option("name", download_name, "model name, e.g. base.en")->required();
 
   InspectArgs inspect;
   auto* inspect_command =
       app.add_subcommand("inspect", "write intermediate tensors as raw float32 (little-endian, row-major)");
   add_common_options(*inspect_command, inspect.common);
-  inspect_command->add_option("-a,--audio", inspect.audio_path, "audio or video file")->required()->check(CLI::ExistingFile);
+  inspect_command->add_option("-a,--audio", inspect.audio_path, "audio or video file")
+      ->required()
+      ->check(CLI::ExistingFile);
   inspect_command->add_option("--mel", inspect.mel_path, "log-mel [n_mels][n_frames], whole padded length");
   inspect_command->add_option("--conv", inspect.conv_path, "conv stem output [n_state][n_audio_ctx]");
   inspect_command->add_option("--encoder", inspect.encoder_path, "encoder output [n_audio_ctx][n_state]");
-  auto* tokens_option = inspect_command->add_option("--tokens", inspect.tokens_text, "comma-separated token ids");
+  auto* tokens_option =
+      inspect_command->add_option("--tokens", inspect.tokens_text, "comma-separated token ids");
   inspect_command->add_option("--logits", inspect.logits_path, "logits [n_tokens][n_vocab] for --tokens")
       ->needs(tokens_option);
-  inspect_command->add_option("--greedy", inspect.greedy_count, "print N argmax tokens from [sot, notimestamps]")
+  inspect_command
+      ->add_option("--greedy", inspect.greedy_count, "print N argmax tokens from [sot, notimestamps]")
       ->check(CLI::Range(1, 448));
 
   BenchArgs bench;
@@ -502,7 +541,8 @@ int run_cli(int argc, char** argv) {
   add_common_options(*bench_command, bench.common);
   bench_command->add_option("-a,--audio", bench.audio_path, "audio file (default: 30 s of noise)")
       ->check(CLI::ExistingFile);
-  bench_command->add_option("--runs", bench.runs, "repetitions; the best is reported")->check(CLI::Range(1, 100));
+  bench_command->add_option("--runs", bench.runs, "repetitions; the best is reported")
+      ->check(CLI::Range(1, 100));
   bench_command->add_option("--decode-tokens", bench.decode_tokens, "tokens per decoder run")
       ->check(CLI::Range(1, 440));
 

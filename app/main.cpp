@@ -20,8 +20,9 @@ bool cpu_is_supported() {
 
 int main(int argc, char** argv) {
   if (!cpu_is_supported()) {
-    std::fprintf(stderr, "error: this CPU lacks AVX2, FMA or F16C, which npuscribe needs (any x86-64 CPU from "
-                         "2015 on has them). Build from source with -DNPUSCRIBE_CPU_ARCH=native to try anyway.\n");
+    std::fprintf(stderr,
+                 "error: this CPU lacks AVX2, FMA or F16C, which npuscribe needs (any x86-64 CPU from "
+                 "2015 on has them). Build from source with -DNPUSCRIBE_CPU_ARCH=native to try anyway.\n");
     return 1;
   }
   if (wants_cli(argc, argv)) return run_cli(argc, argv);

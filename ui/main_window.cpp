@@ -12,8 +12,8 @@
 #include <QVBoxLayout>
 
 #include "engine/features.h"
-#include "io/transcript_writer.h"
 #include "engine/transcriber.h"
+#include "io/transcript_writer.h"
 #include "model/whisper_model.h"
 #include "util/error.h"
 
@@ -44,10 +44,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   resize(760, 480);
   connect(model_button, &QPushButton::clicked, this, &MainWindow::choose_model);
   connect(open_button_, &QPushButton::clicked, this, &MainWindow::choose_audio);
-  if (const QByteArray from_env = qgetenv("NPUSCRIBE_MODEL"); !from_env.isEmpty()) load_model(QString::fromLocal8Bit(from_env));
+  if (const QByteArray from_env = qgetenv("NPUSCRIBE_MODEL"); !from_env.isEmpty())
+    load_model(QString::fromLocal8Bit(from_env));
 }
 
-MainWindow::~MainWindow() { join_worker(); }
+MainWindow::~MainWindow() {
+  join_worker();
+}
 
 void MainWindow::join_worker() {
   if (worker_.joinable()) worker_.join();
@@ -56,8 +59,9 @@ void MainWindow::join_worker() {
 bool MainWindow::load_model(const QString& path) {
   try {
     model_ = WhisperModel::load(path.toStdString());
-    model_label_->setText(tr("Model: %1 (%2)").arg(QFileInfo(path).fileName(),
-                                                   QString::fromStdString(model_->hparams().size_name())));
+    model_label_->setText(
+        tr("Model: %1 (%2)")
+            .arg(QFileInfo(path).fileName(), QString::fromStdString(model_->hparams().size_name())));
     open_button_->setEnabled(true);
     set_status(tr("Ready. Drop audio or video files on the window."));
     return true;
@@ -68,18 +72,28 @@ bool MainWindow::load_model(const QString& path) {
 }
 
 void MainWindow::choose_model() {
-  const QString path = QFileDialog::getOpenFileName(this, tr("Whisper model"), QString(), tr("ggml models (*.bin)"));
+  const QString path =
+      QFileDialog::getOpenFileName(this, tr("Whisper model"), QString(), tr("ggml models (*.bin)"));
   if (!path.isEmpty()) load_model(path);
 }
 
 void MainWindow::choose_audio() {
-  const QStringList paths = QFileDialog::getOpenFileNames(this, tr("Audio files"), QString(), tr("Audio and video (*.wav *.flac *.mp3 *.ogg *.opus *.m4a *.aac *.webm *.mp4 *.mkv *.mov);;All files (*)"));
+  const QStringList paths =
+      QFileDialog::getOpenFileNames(this, tr("Audio files"), QString(),
+                                    tr("Audio and video (*.wav *.flac *.mp3 *.ogg *.opus *.m4a *.aac *.webm "
+                                       "*.mp4 *.mkv *.mov);;All files (*)"));
   if (!paths.isEmpty()) transcribe_files(paths);
 }
 
-void MainWindow::set_status(const QString& text) { status_label_->setText(text); }
-QString MainWindow::transcript_text() const { return transcript_->toPlainText(); }
-QString MainWindow::status_text() const { return status_label_->text(); }
+void MainWindow::set_status(const QString& text) {
+  status_label_->setText(text);
+}
+QString MainWindow::transcript_text() const {
+  return transcript_->toPlainText();
+}
+QString MainWindow::status_text() const {
+  return status_label_->text();
+}
 
 void MainWindow::transcribe_files(const QStringList& paths) {
   if (!model_) {
@@ -106,7 +120,8 @@ void MainWindow::transcribe_files(const QStringList& paths) {
         const AudioFeatures features = features_from_file(file, model->mel_filters(), {}, &report);
         const TranscriptResult transcript = transcriber.transcribe(features);
         text = QString::fromStdString(file) + ":\n";
-        for (const std::string& warning : report.warnings) text += tr("warning: %1\n").arg(QString::fromStdString(warning));
+        for (const std::string& warning : report.warnings)
+          text += tr("warning: %1\n").arg(QString::fromStdString(warning));
         for (const Segment& segment : transcript.segments) {
           text += QString("[%1 → %2] %3\n")
                       .arg(QString::fromStdString(format_timestamp(segment.start_s, '.', true)),
@@ -114,17 +129,21 @@ void MainWindow::transcribe_files(const QStringList& paths) {
                            QString::fromStdString(segment.text).trimmed());
         }
       } catch (const Error& error) {
-        text = tr("Could not transcribe: %1\n").arg(QString::fromUtf8(error.what()));  // the message names the file
+        text = tr("Could not transcribe: %1\n")
+                   .arg(QString::fromUtf8(error.what()));  // the message names the file
         ++failures;
       }
-      QMetaObject::invokeMethod(this, [this, text] { transcript_->appendPlainText(text); }, Qt::QueuedConnection);
+      QMetaObject::invokeMethod(
+          this, [this, text] { transcript_->appendPlainText(text); }, Qt::QueuedConnection);
     }
     QMetaObject::invokeMethod(
         this,
         [this, failures, total = static_cast<int>(files.size())] {
           busy_ = false;
           open_button_->setEnabled(true);
-          set_status(failures == 0 ? tr("Done.") : tr("Done: %1 of %2 file(s) could not be transcribed.").arg(failures).arg(total));
+          set_status(failures == 0
+                         ? tr("Done.")
+                         : tr("Done: %1 of %2 file(s) could not be transcribed.").arg(failures).arg(total));
           emit transcription_finished();
         },
         Qt::QueuedConnection);

@@ -1,5 +1,5 @@
-// The first desktop window: pick a model, drop audio or video files, read the transcript. Transcription runs on a
-// worker thread; results come back to the GUI thread through queued invocations.
+// The first desktop window: pick a model, drop audio or video files, read the transcript. Transcription runs
+// on a worker thread; results come back to the GUI thread through queued invocations.
 #pragma once
 
 #include <QMainWindow>

@@ -22,9 +22,9 @@ struct MelFilterBank {
 
 struct LogMel {
   int n_mels = 0;
-  int n_frames = 0;           // whole padded length: (n_samples + 480000) / 160
+  int n_frames = 0;             // whole padded length: (n_samples + 480000) / 160
   int n_frames_with_audio = 0;  // 1 + (n_samples + 200 - 400) / 160, frames that contain real audio
-  std::vector<float> values;  // [n_mels][n_frames], row-major
+  std::vector<float> values;    // [n_mels][n_frames], row-major
   const float* row(int mel) const { return values.data() + static_cast<std::size_t>(mel) * n_frames; }
 };
 
@@ -35,7 +35,8 @@ class LogMelSpectrogram {
   LogMelSpectrogram(const LogMelSpectrogram&) = delete;
   LogMelSpectrogram& operator=(const LogMelSpectrogram&) = delete;
 
-  // samples: 16 kHz mono. Thread count from npuscribe::thread_count(). Safe to call from one thread at a time.
+  // samples: 16 kHz mono. Thread count from npuscribe::thread_count(). Safe to call from one thread at a
+  // time.
   LogMel compute(std::span<const float> samples) const;
 
   const MelFilterBank& filters() const { return filters_; }

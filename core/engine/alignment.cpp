@@ -28,16 +28,61 @@ const std::vector<HeadPreset>& head_presets() {
       {384, 4, true, 80, {{2, 2}, {3, 0}, {3, 2}, {3, 3}, {3, 4}, {3, 5}}},
       {512, 6, false, 80, {{3, 3}, {4, 7}, {5, 1}, {5, 5}, {5, 7}}},
       {512, 6, true, 80, {{3, 1}, {4, 2}, {4, 3}, {4, 7}, {5, 1}, {5, 2}, {5, 4}, {5, 6}}},
-      {768, 12, false, 80, {{6, 6}, {7, 0}, {7, 3}, {7, 8}, {8, 2}, {8, 5}, {8, 7}, {9, 0}, {9, 4}, {9, 8},
-                            {9, 10}, {10, 0}, {10, 1}, {10, 2}, {10, 3}, {10, 6}, {10, 11}, {11, 2}, {11, 4}}},
+      {768,
+       12,
+       false,
+       80,
+       {{6, 6},
+        {7, 0},
+        {7, 3},
+        {7, 8},
+        {8, 2},
+        {8, 5},
+        {8, 7},
+        {9, 0},
+        {9, 4},
+        {9, 8},
+        {9, 10},
+        {10, 0},
+        {10, 1},
+        {10, 2},
+        {10, 3},
+        {10, 6},
+        {10, 11},
+        {11, 2},
+        {11, 4}}},
       {768, 12, true, 80, {{5, 3}, {5, 9}, {8, 0}, {8, 4}, {8, 7}, {8, 8}, {9, 0}, {9, 7}, {9, 9}, {10, 5}}},
-      {1024, 24, false, 80, {{11, 4}, {14, 1}, {14, 12}, {14, 14}, {15, 4}, {16, 0}, {16, 4}, {16, 9}, {17, 12},
-                             {17, 14}, {18, 7}, {18, 10}, {18, 15}, {20, 0}, {20, 3}, {20, 9}, {20, 14}, {21, 12}}},
+      {1024,
+       24,
+       false,
+       80,
+       {{11, 4},
+        {14, 1},
+        {14, 12},
+        {14, 14},
+        {15, 4},
+        {16, 0},
+        {16, 4},
+        {16, 9},
+        {17, 12},
+        {17, 14},
+        {18, 7},
+        {18, 10},
+        {18, 15},
+        {20, 0},
+        {20, 3},
+        {20, 9},
+        {20, 14},
+        {21, 12}}},
       {1024, 24, true, 80, {{13, 15}, {15, 4}, {15, 15}, {16, 1}, {20, 0}, {23, 4}}},
       {1280, 32, true, 80, {{10, 12}, {13, 17}, {16, 11}, {16, 12}, {16, 13}, {17, 15}, {17, 16}, {18, 4},
-                            {18, 11}, {18, 19}, {19, 11}, {21, 2}, {21, 3}, {22, 3}, {22, 9}, {22, 12},
-                            {23, 5}, {23, 7}, {23, 13}, {25, 5}, {26, 1}, {26, 12}, {27, 15}}},
-      {1280, 32, true, 128, {{7, 0}, {10, 17}, {12, 18}, {13, 12}, {16, 1}, {17, 14}, {19, 11}, {21, 4}, {24, 1}, {25, 6}}},
+                            {18, 11}, {18, 19}, {19, 11}, {21, 2},  {21, 3},  {22, 3},  {22, 9},  {22, 12},
+                            {23, 5},  {23, 7},  {23, 13}, {25, 5},  {26, 1},  {26, 12}, {27, 15}}},
+      {1280,
+       32,
+       true,
+       128,
+       {{7, 0}, {10, 17}, {12, 18}, {13, 12}, {16, 1}, {17, 14}, {19, 11}, {21, 4}, {24, 1}, {25, 6}}},
       {1280, 4, true, 128, {{2, 4}, {2, 11}, {3, 3}, {3, 6}, {3, 11}, {3, 14}}},
   };
   return presets;
@@ -56,7 +101,8 @@ std::vector<std::pair<int, int>> unicode_pieces(const Tokenizer& tokenizer, std:
       begin = i + 1;
     } else {
       // finish() dropped the incomplete tail; push the piece's bytes again to keep accumulating.
-      for (int j = begin; j <= i; ++j) assembler.push(tokenizer.token_bytes(tokens[static_cast<std::size_t>(j)]));
+      for (int j = begin; j <= i; ++j)
+        assembler.push(tokenizer.token_bytes(tokens[static_cast<std::size_t>(j)]));
     }
   }
   if (begin < static_cast<int>(tokens.size())) pieces.emplace_back(begin, static_cast<int>(tokens.size()));
@@ -65,7 +111,8 @@ std::vector<std::pair<int, int>> unicode_pieces(const Tokenizer& tokenizer, std:
 
 std::string piece_text(const Tokenizer& tokenizer, std::span<const int> tokens, std::pair<int, int> piece) {
   std::string text;
-  for (int i = piece.first; i < piece.second; ++i) text += tokenizer.token_bytes(tokens[static_cast<std::size_t>(i)]);
+  for (int i = piece.first; i < piece.second; ++i)
+    text += tokenizer.token_bytes(tokens[static_cast<std::size_t>(i)]);
   return text;
 }
 
@@ -93,7 +140,8 @@ std::vector<std::pair<int, int>> alignment_heads(const WhisperHparams& h) {
 
 DtwPath dynamic_time_warping(std::span<const float> cost, int rows, int cols) {
   const std::size_t stride = static_cast<std::size_t>(cols) + 1;
-  std::vector<double> total((static_cast<std::size_t>(rows) + 1) * stride, std::numeric_limits<double>::infinity());
+  std::vector<double> total((static_cast<std::size_t>(rows) + 1) * stride,
+                            std::numeric_limits<double>::infinity());
   std::vector<signed char> trace(total.size(), -1);
   total[0] = 0.0;
   for (int j = 1; j <= cols; ++j) {
@@ -145,7 +193,7 @@ void median_filter_rows(std::vector<float>& values, int rows, int cols, int widt
     for (int c = 0; c < cols; ++c) {
       for (int k = -half; k <= half; ++k) {
         int source = c + k;
-        if (source < 0) source = -source;                      // reflect without repeating the edge
+        if (source < 0) source = -source;  // reflect without repeating the edge
         if (source >= cols) source = 2 * (cols - 1) - source;
         window[static_cast<std::size_t>(k + half)] = row_copy[static_cast<std::size_t>(source)];
       }
@@ -162,7 +210,8 @@ std::vector<std::pair<int, int>> split_words(const Tokenizer& tokenizer, std::sp
   int begin = 0;
   for (int end : forced_breaks) {
     if (end <= begin || end > static_cast<int>(text_tokens.size())) continue;
-    for (auto [b, e] : unicode_pieces(tokenizer, text_tokens.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin))))
+    for (auto [b, e] : unicode_pieces(tokenizer, text_tokens.subspan(static_cast<std::size_t>(begin),
+                                                                     static_cast<std::size_t>(end - begin))))
       pieces.emplace_back(b + begin, e + begin);
     begin = end;
   }
@@ -176,8 +225,8 @@ std::vector<std::pair<int, int>> split_words(const Tokenizer& tokenizer, std::sp
   for (const auto& piece : pieces) {
     const std::string text = piece_text(tokenizer, text_tokens, piece);
     const bool special = tokenizer.is_special(text_tokens[static_cast<std::size_t>(piece.first)]);
-    const bool starts_word = words.empty() || special || (!text.empty() && text[0] == ' ') || is_punctuation(text) ||
-                             is_forced_break(piece.first);
+    const bool starts_word = words.empty() || special || (!text.empty() && text[0] == ' ') ||
+                             is_punctuation(text) || is_forced_break(piece.first);
     if (starts_word) {
       words.push_back(piece);
     } else {
@@ -187,9 +236,10 @@ std::vector<std::pair<int, int>> split_words(const Tokenizer& tokenizer, std::sp
   return words;
 }
 
-std::vector<AlignedWord> align_words(const Decoder& decoder, const Tokenizer& tokenizer, const CrossAttentionKv& cross,
-                                     std::span<const int> sot_sequence, std::span<const int> text_tokens,
-                                     int content_frames, double window_start_s, bool split_on_characters,
+std::vector<AlignedWord> align_words(const Decoder& decoder, const Tokenizer& tokenizer,
+                                     const CrossAttentionKv& cross, std::span<const int> sot_sequence,
+                                     std::span<const int> text_tokens, int content_frames,
+                                     double window_start_s, bool split_on_characters,
                                      std::span<const int> segment_starts, std::vector<TokenTiming>* tokens) {
   if (text_tokens.empty()) return {};
   const WhisperHparams& h = decoder.model().hparams();
@@ -206,7 +256,8 @@ std::vector<AlignedWord> align_words(const Decoder& decoder, const Tokenizer& to
   capture.heads = alignment_heads(h);
   SelfAttentionCache cache = decoder.new_cache();
   std::vector<int> rows;
-  for (int r = first_text_row - 1; r < first_text_row - 1 + static_cast<int>(text_tokens.size()); ++r) rows.push_back(r);
+  for (int r = first_text_row - 1; r < first_text_row - 1 + static_cast<int>(text_tokens.size()); ++r)
+    rows.push_back(r);
   std::vector<float> logits;
   const DecodeSequence pass{sequence, &cache};
   decoder.decode_batch(std::span<const DecodeSequence>(&pass, 1), cross, rows, logits, &capture);
@@ -219,8 +270,8 @@ std::vector<AlignedWord> align_words(const Decoder& decoder, const Tokenizer& to
     const float max_value = *std::max_element(row.begin(), row.end());
     double sum = 0;
     for (float v : row) sum += std::exp(static_cast<double>(v - max_value));
-    token_probabilities[i] =
-        static_cast<float>(std::exp(static_cast<double>(row[static_cast<std::size_t>(text_tokens[i])] - max_value)) / sum);
+    token_probabilities[i] = static_cast<float>(
+        std::exp(static_cast<double>(row[static_cast<std::size_t>(text_tokens[i])] - max_value)) / sum);
   }
 
   // Attention of each head over the content frames: softmax over time, standardise over tokens, median
@@ -257,7 +308,8 @@ std::vector<AlignedWord> align_words(const Decoder& decoder, const Tokenizer& to
     for (int r = 0; r < n_rows; ++r) {
       const float* source = weights.data() + static_cast<std::size_t>(first_text_row - 1 + r) * n_frames;
       float* destination = matrix.data() + static_cast<std::size_t>(r) * n_frames;
-      for (int t = 0; t < n_frames; ++t) destination[t] += source[t] / static_cast<float>(capture.scores.size());
+      for (int t = 0; t < n_frames; ++t)
+        destination[t] += source[t] / static_cast<float>(capture.scores.size());
     }
   }
   for (float& v : matrix) v = -v;
@@ -269,7 +321,8 @@ std::vector<AlignedWord> align_words(const Decoder& decoder, const Tokenizer& to
     if (k == 0 || path.rows[k] != path.rows[k - 1])
       jump_times_s.push_back(window_start_s + path.columns[k] * kSecondsPerAudioFrame);
   }
-  jump_times_s.resize(static_cast<std::size_t>(n_rows), jump_times_s.empty() ? window_start_s : jump_times_s.back());
+  jump_times_s.resize(static_cast<std::size_t>(n_rows),
+                      jump_times_s.empty() ? window_start_s : jump_times_s.back());
 
   if (tokens) {
     tokens->resize(text_tokens.size());

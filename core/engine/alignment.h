@@ -31,7 +31,8 @@ void median_filter_rows(std::vector<float>& values, int rows, int cols, int widt
 // without spaces (zh, ja, th, lo, my, yue). Returns token index ranges [begin, end).
 // A word never spans an index in forced_breaks (segment starts).
 std::vector<std::pair<int, int>> split_words(const Tokenizer& tokenizer, std::span<const int> text_tokens,
-                                             bool split_on_characters, std::span<const int> forced_breaks = {});
+                                             bool split_on_characters,
+                                             std::span<const int> forced_breaks = {});
 
 // Aligns the text tokens of one window (timestamps removed) with its audio: content_frames is the number
 // of mel frames with audio in this window (<= 3000); times are offset by window_start_s. Words never
@@ -41,9 +42,10 @@ struct AlignedWord {
   WordTiming timing;
   int first_token = 0;
 };
-std::vector<AlignedWord> align_words(const Decoder& decoder, const Tokenizer& tokenizer, const CrossAttentionKv& cross,
-                                     std::span<const int> sot_sequence, std::span<const int> text_tokens,
-                                     int content_frames, double window_start_s, bool split_on_characters,
+std::vector<AlignedWord> align_words(const Decoder& decoder, const Tokenizer& tokenizer,
+                                     const CrossAttentionKv& cross, std::span<const int> sot_sequence,
+                                     std::span<const int> text_tokens, int content_frames,
+                                     double window_start_s, bool split_on_characters,
                                      std::span<const int> segment_starts, std::vector<TokenTiming>* tokens);
 
 }  // namespace npuscribe

@@ -15,9 +15,9 @@ namespace npuscribe {
 Decoder::Decoder(std::shared_ptr<const WhisperModel> model) : model_(std::move(model)) {}
 
 CrossAttentionKv Decoder::cross_attention_kv(const Activations& encoder_output) const {
-  ScopedKernelTimer timer(profile_sink_, "decoder.cross_kv", "cpu",
-                          4.0 * encoder_output.rows * encoder_output.cols * encoder_output.cols *
-                              model_->hparams().n_text_layer);
+  ScopedKernelTimer timer(
+      profile_sink_, "decoder.cross_kv", "cpu",
+      4.0 * encoder_output.rows * encoder_output.cols * encoder_output.cols * model_->hparams().n_text_layer);
   CrossAttentionKv kv;
   kv.n_audio_ctx = encoder_output.rows;
   for (const DecoderBlockWeights& block : model_->decoder().blocks) {
@@ -80,9 +80,9 @@ constexpr int kVectorHeadDim = 64;
 
 // One head of attention for a few query rows (decoding). Keys and values are read in place: no packing,
 // unlike a BLAS call, which would copy the head's whole K and V for every token.
-void attend_head(const float* q, int n_query, const float* keys, const float* values, int stride, int head_dim,
-                 int n_keys, int first_query_position, bool causal, float* out, std::vector<float>& scores,
-                 float* captured_scores) {
+void attend_head(const float* q, int n_query, const float* keys, const float* values, int stride,
+                 int head_dim, int n_keys, int first_query_position, bool causal, float* out,
+                 std::vector<float>& scores, float* captured_scores) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   scores.resize(static_cast<std::size_t>(n_keys));
   for (int i = 0; i < n_query; ++i) {
@@ -132,8 +132,8 @@ void attend_head(const float* q, int n_query, const float* keys, const float* va
 
 // Multi-head attention of n_query rows (row stride d) over n_keys keys, heads in parallel when worth it.
 // captured_heads[h], when non-null, receives head h's scaled scores [n_query][n_keys].
-void multi_head_attention(const float* q, int n_query, int d, const float* keys, const float* values, int n_keys,
-                          int heads, int first_query_position, bool causal, float* out,
+void multi_head_attention(const float* q, int n_query, int d, const float* keys, const float* values,
+                          int n_keys, int heads, int first_query_position, bool causal, float* out,
                           const std::vector<float*>* captured_heads = nullptr) {
   const int head_dim = d / heads;
   const bool parallel = 2.0 * n_query * n_keys * d >= kParallelAttentionMacs;
@@ -141,8 +141,8 @@ void multi_head_attention(const float* q, int n_query, int d, const float* keys,
     thread_local std::vector<float> scores;
     const int offset = head * head_dim;
     float* captured = captured_heads ? (*captured_heads)[static_cast<std::size_t>(head)] : nullptr;
-    attend_head(q + offset, n_query, keys + offset, values + offset, d, head_dim, n_keys, first_query_position,
-                causal, out + offset, scores, captured);
+    attend_head(q + offset, n_query, keys + offset, values + offset, d, head_dim, n_keys,
+                first_query_position, causal, out + offset, scores, captured);
   };
   if (parallel) {
     parallel_chunks(heads, run_head);
@@ -158,7 +158,8 @@ void Decoder::decode(std::span<const int> tokens, const CrossAttentionKv& cross,
   const DecodeSequence sequence{tokens, &cache};
   std::vector<int> output_rows;
   const int n_tokens = static_cast<int>(tokens.size());
-  for (int row = rows == LogitsRows::all ? 0 : n_tokens - 1; row < n_tokens; ++row) output_rows.push_back(row);
+  for (int row = rows == LogitsRows::all ? 0 : n_tokens - 1; row < n_tokens; ++row)
+    output_rows.push_back(row);
   decode_batch(std::span<const DecodeSequence>(&sequence, 1), cross, output_rows, logits);
 }
 
@@ -217,16 +218,19 @@ void Decoder::decode_batch(std::span<const DecodeSequence> sequences, const Cros
                            std::vector<float>(static_cast<std::size_t>(n_rows) * cross.n_audio_ctx, 0.0f));
   }
   for (const DecodeSequence& sequence : sequences)
-    reserve_cache_rows(*sequence.cache, sequence.cache->n_past + static_cast<int>(sequence.tokens.size()), h.n_text_ctx);
+    reserve_cache_rows(*sequence.cache, sequence.cache->n_past + static_cast<int>(sequence.tokens.size()),
+                       h.n_text_ctx);
   for (int layer = 0; layer < h.n_text_layer; ++layer) {
     const DecoderBlockWeights& block = weights.blocks[static_cast<std::size_t>(layer)];
 
     // Causal self-attention; each sequence appends its new K/V rows to its own cache.
     ops::layer_norm(x.values.data(), n_rows, d, block.attn_ln.gamma.data(), block.attn_ln.beta.data(),
                     normed.values.data());
-    ops::linear(normed.values.data(), n_rows, block.attn.query, block.attn.query_bias.data(), query.values.data());
+    ops::linear(normed.values.data(), n_rows, block.attn.query, block.attn.query_bias.data(),
+                query.values.data());
     ops::linear(normed.values.data(), n_rows, block.attn.key, nullptr, key.values.data());
-    ops::linear(normed.values.data(), n_rows, block.attn.value, block.attn.value_bias.data(), value.values.data());
+    ops::linear(normed.values.data(), n_rows, block.attn.value, block.attn.value_bias.data(),
+                value.values.data());
     for (std::size_t s = 0; s < sequences.size(); ++s) {
       SelfAttentionCache& cache = *sequences[s].cache;
       const int n_tokens = static_cast<int>(sequences[s].tokens.size());
@@ -234,16 +238,16 @@ void Decoder::decode_batch(std::span<const DecodeSequence> sequences, const Cros
       Activations& cache_value = cache.value[static_cast<std::size_t>(layer)];
       std::memcpy(cache_key.row(cache.n_past), key.row(first_row[s]), sizeof(float) * n_tokens * d);
       std::memcpy(cache_value.row(cache.n_past), value.row(first_row[s]), sizeof(float) * n_tokens * d);
-      multi_head_attention(query.row(first_row[s]), n_tokens, d, cache_key.values.data(), cache_value.values.data(),
-                           cache.n_past + n_tokens, h.n_text_head, cache.n_past, /*causal=*/true,
-                           attended.row(first_row[s]));
+      multi_head_attention(query.row(first_row[s]), n_tokens, d, cache_key.values.data(),
+                           cache_value.values.data(), cache.n_past + n_tokens, h.n_text_head, cache.n_past,
+                           /*causal=*/true, attended.row(first_row[s]));
     }
     ops::linear(attended.values.data(), n_rows, block.attn.out, block.attn.out_bias.data(), x.values.data(),
                 /*accumulate=*/true);
 
     // Cross-attention over the encoder output: every row of every sequence at once (no mask).
-    ops::layer_norm(x.values.data(), n_rows, d, block.cross_attn_ln.gamma.data(), block.cross_attn_ln.beta.data(),
-                    normed.values.data());
+    ops::layer_norm(x.values.data(), n_rows, d, block.cross_attn_ln.gamma.data(),
+                    block.cross_attn_ln.beta.data(), normed.values.data());
     ops::linear(normed.values.data(), n_rows, block.cross_attn.query, block.cross_attn.query_bias.data(),
                 query.values.data());
     std::vector<float*> captured(static_cast<std::size_t>(h.n_text_head), nullptr);
@@ -274,7 +278,8 @@ void Decoder::decode_batch(std::span<const DecodeSequence> sequences, const Cros
     ops::linear(hidden.values.data(), n_rows, block.mlp.down, block.mlp.down_bias.data(), x.values.data(),
                 /*accumulate=*/true);
   }
-  for (const DecodeSequence& sequence : sequences) sequence.cache->n_past += static_cast<int>(sequence.tokens.size());
+  for (const DecodeSequence& sequence : sequences)
+    sequence.cache->n_past += static_cast<int>(sequence.tokens.size());
 
   // Final LayerNorm and logits through the tied embedding, only for the rows the caller wants.
   const int n_out = static_cast<int>(output_rows.size());

@@ -28,7 +28,8 @@ std::vector<int> decoder_prompt(const Tokenizer& tokenizer, const DecodingOption
   std::vector<int> prompt;
   if (!options.previous_tokens.empty()) {
     // Whisper keeps at most n_text_ctx / 2 - 1 tokens of context, the most recent ones.
-    const std::size_t keep = std::min(options.previous_tokens.size(), static_cast<std::size_t>(n_text_ctx / 2 - 1));
+    const std::size_t keep =
+        std::min(options.previous_tokens.size(), static_cast<std::size_t>(n_text_ctx / 2 - 1));
     prompt.push_back(tokenizer.special().prev);
     prompt.insert(prompt.end(), options.previous_tokens.end() - static_cast<std::ptrdiff_t>(keep),
                   options.previous_tokens.end());
@@ -51,7 +52,8 @@ void LogitFilter::apply(std::span<float> logits, std::span<const int> sampled) c
   const int n_vocab = static_cast<int>(logits.size());
   const float minus_inf = -std::numeric_limits<float>::infinity();
   auto suppress_range = [&](int begin, int end) {
-    for (int id = std::max(0, begin); id < std::min(end, n_vocab); ++id) logits[static_cast<std::size_t>(id)] = minus_inf;
+    for (int id = std::max(0, begin); id < std::min(end, n_vocab); ++id)
+      logits[static_cast<std::size_t>(id)] = minus_inf;
   };
   // SuppressBlank: no " " or end-of-text as the first token.
   if (sampled.empty() && options_.suppress_blank) {
@@ -67,7 +69,8 @@ void LogitFilter::apply(std::span<float> logits, std::span<const int> sampled) c
 
   // ApplyTimestampRules.
   const bool last_was_timestamp = !sampled.empty() && sampled.back() >= s.timestamp_begin;
-  const bool penultimate_was_timestamp = sampled.size() < 2 || sampled[sampled.size() - 2] >= s.timestamp_begin;
+  const bool penultimate_was_timestamp =
+      sampled.size() < 2 || sampled[sampled.size() - 2] >= s.timestamp_begin;
   if (last_was_timestamp) {
     if (penultimate_was_timestamp) {
       suppress_range(s.timestamp_begin, n_vocab);  // a pair is complete: text (or end) must follow
@@ -84,7 +87,8 @@ void LogitFilter::apply(std::span<float> logits, std::span<const int> sampled) c
   }
   if (last_timestamp >= 0) {
     // Monotonic, and every segment has a non-zero length (prevents an infinite loop of empty segments).
-    const int lowest_allowed = (last_was_timestamp && !penultimate_was_timestamp) ? last_timestamp : last_timestamp + 1;
+    const int lowest_allowed =
+        (last_was_timestamp && !penultimate_was_timestamp) ? last_timestamp : last_timestamp + 1;
     suppress_range(s.timestamp_begin, lowest_allowed);
   }
   if (sampled.empty()) {
@@ -192,14 +196,16 @@ double candidate_score(const Candidate& candidate) {
 
 }  // namespace
 
-DecodingResult decode_window(const Decoder& decoder, const Tokenizer& tokenizer, const CrossAttentionKv& cross,
-                             const DecodingOptions& options, std::mt19937_64& random) {
+DecodingResult decode_window(const Decoder& decoder, const Tokenizer& tokenizer,
+                             const CrossAttentionKv& cross, const DecodingOptions& options,
+                             std::mt19937_64& random) {
   const WhisperHparams& h = decoder.model().hparams();
   const int eot = tokenizer.special().eot;
   const int sample_len = options.max_new_tokens > 0 ? options.max_new_tokens : h.n_text_ctx / 2;
   const LogitFilter filter(tokenizer, options);
   const bool beam_search = options.temperature <= 0.0f && options.beam_size > 1;
-  const int n_candidates = beam_search ? options.beam_size : (options.temperature > 0.0f ? std::max(1, options.best_of) : 1);
+  const int n_candidates =
+      beam_search ? options.beam_size : (options.temperature > 0.0f ? std::max(1, options.best_of) : 1);
 
   // Prompt once; its logits give the no-speech probability (row of <|startoftranscript|>) and the first step.
   int sot_index = 0;
@@ -222,7 +228,8 @@ DecodingResult decode_window(const Decoder& decoder, const Tokenizer& tokenizer,
   for (Candidate& candidate : live) candidate.cache = prompt_cache;
   const int max_tokens = std::min(sample_len, h.n_text_ctx - static_cast<int>(prompt.size()));
   std::vector<Candidate> finished;
-  const std::size_t max_finished = static_cast<std::size_t>(std::max(1L, std::lround(options.beam_size * options.patience)));
+  const std::size_t max_finished =
+      static_cast<std::size_t>(std::max(1L, std::lround(options.beam_size * options.patience)));
   std::vector<std::vector<float>> step_logits(live.size(), first_logits);
   std::vector<SelfAttentionCache> spare_caches;
   std::vector<double> logprobs;
@@ -241,7 +248,8 @@ DecodingResult decode_window(const Decoder& decoder, const Tokenizer& tokenizer,
           candidate.finished = true;
         } else {
           candidate.tokens.push_back(token);
-          candidate.probabilities.push_back(static_cast<float>(std::exp(logprobs[static_cast<std::size_t>(token)])));
+          candidate.probabilities.push_back(
+              static_cast<float>(std::exp(logprobs[static_cast<std::size_t>(token)])));
         }
       }
     } else {
@@ -260,9 +268,12 @@ DecodingResult decode_window(const Decoder& decoder, const Tokenizer& tokenizer,
         log_softmax(row, logprobs);
         std::vector<int> order(logprobs.size());
         std::iota(order.begin(), order.end(), 0);
-        const std::size_t keep = std::min<std::size_t>(static_cast<std::size_t>(options.beam_size) + 1, order.size());
-        std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(keep), order.end(),
-                          [&](int a, int b) { return logprobs[static_cast<std::size_t>(a)] > logprobs[static_cast<std::size_t>(b)]; });
+        const std::size_t keep =
+            std::min<std::size_t>(static_cast<std::size_t>(options.beam_size) + 1, order.size());
+        std::partial_sort(
+            order.begin(), order.begin() + static_cast<std::ptrdiff_t>(keep), order.end(), [&](int a, int b) {
+              return logprobs[static_cast<std::size_t>(a)] > logprobs[static_cast<std::size_t>(b)];
+            });
         for (std::size_t k = 0; k < keep; ++k) {
           const double lp = logprobs[static_cast<std::size_t>(order[k])];
           if (!std::isfinite(lp)) continue;
@@ -298,7 +309,8 @@ DecodingResult decode_window(const Decoder& decoder, const Tokenizer& tokenizer,
         spare_caches.pop_back();
         copy_cache(parent.cache, child.cache, h.n_text_ctx);
         next.push_back(std::move(child));
-        if (next.size() == static_cast<std::size_t>(options.beam_size)) break;  // lower-ranked ends are dropped
+        if (next.size() == static_cast<std::size_t>(options.beam_size))
+          break;  // lower-ranked ends are dropped
       }
       for (Candidate& old : live) spare_caches.push_back(std::move(old.cache));
       live = std::move(next);
@@ -309,7 +321,8 @@ DecodingResult decode_window(const Decoder& decoder, const Tokenizer& tokenizer,
     if (!beam_search) {
       for (Candidate& candidate : live)
         if (candidate.finished) finished.push_back(std::move(candidate));
-      live.erase(std::remove_if(live.begin(), live.end(), [](const Candidate& c) { return c.finished; }), live.end());
+      live.erase(std::remove_if(live.begin(), live.end(), [](const Candidate& c) { return c.finished; }),
+                 live.end());
     }
     if (live.empty() || step + 1 >= max_tokens) break;
     std::vector<int> next_tokens(live.size());
@@ -330,32 +343,37 @@ DecodingResult decode_window(const Decoder& decoder, const Tokenizer& tokenizer,
   // does when too few sequences ended (for sampling every candidate counts).
   std::stable_sort(live.begin(), live.end(),
                    [](const Candidate& a, const Candidate& b) { return a.sum_logprob > b.sum_logprob; });
-  const std::size_t wanted = beam_search ? static_cast<std::size_t>(options.beam_size) : live.size() + finished.size();
+  const std::size_t wanted =
+      beam_search ? static_cast<std::size_t>(options.beam_size) : live.size() + finished.size();
   for (Candidate& candidate : live) {
     if (!finished.empty() && finished.size() >= wanted) break;
     finished.push_back(std::move(candidate));
   }
-  const auto best = std::max_element(finished.begin(), finished.end(), [](const Candidate& a, const Candidate& b) {
-    return candidate_score(a) < candidate_score(b);
-  });
+  const auto best = std::max_element(
+      finished.begin(), finished.end(),
+      [](const Candidate& a, const Candidate& b) { return candidate_score(a) < candidate_score(b); });
   return finish_result(*best, tokenizer, options.temperature, no_speech_probability);
 }
 
-std::vector<LanguageScore> language_probabilities(std::span<const float> logits_after_sot, const Tokenizer& tokenizer) {
+std::vector<LanguageScore> language_probabilities(std::span<const float> logits_after_sot,
+                                                  const Tokenizer& tokenizer) {
   const SpecialTokens& s = tokenizer.special();
   std::vector<LanguageScore> scores;
   if (s.language_count == 0) return scores;
   float max_logit = -std::numeric_limits<float>::infinity();
-  for (int i = 0; i < s.language_count; ++i) max_logit = std::max(max_logit, logits_after_sot[static_cast<std::size_t>(s.language(i))]);
+  for (int i = 0; i < s.language_count; ++i)
+    max_logit = std::max(max_logit, logits_after_sot[static_cast<std::size_t>(s.language(i))]);
   double total = 0;
   for (int i = 0; i < s.language_count; ++i) {
-    const double e = std::exp(static_cast<double>(logits_after_sot[static_cast<std::size_t>(s.language(i))] - max_logit));
+    const double e =
+        std::exp(static_cast<double>(logits_after_sot[static_cast<std::size_t>(s.language(i))] - max_logit));
     scores.push_back({i, static_cast<float>(e)});
     total += e;
   }
   for (LanguageScore& score : scores) score.probability = static_cast<float>(score.probability / total);
-  std::stable_sort(scores.begin(), scores.end(),
-                   [](const LanguageScore& a, const LanguageScore& b) { return a.probability > b.probability; });
+  std::stable_sort(scores.begin(), scores.end(), [](const LanguageScore& a, const LanguageScore& b) {
+    return a.probability > b.probability;
+  });
   return scores;
 }
 
@@ -376,7 +394,8 @@ std::size_t repetition_cut(std::span<const int> tokens, int max_repeats, int min
     std::size_t repeated = period;  // length of the periodic tail
     while (repeated + 1 <= n && tokens[n - repeated - 1] == tokens[n - repeated - 1 + period]) ++repeated;
     const std::size_t copies = repeated / period;
-    if (copies > static_cast<std::size_t>(max_repeats) && repeated >= static_cast<std::size_t>(min_loop_tokens)) {
+    if (copies > static_cast<std::size_t>(max_repeats) &&
+        repeated >= static_cast<std::size_t>(min_loop_tokens)) {
       return n - repeated + period * static_cast<std::size_t>(max_repeats);
     }
   }

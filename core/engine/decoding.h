@@ -67,8 +67,9 @@ double compression_ratio(std::string_view text);
 // log(softmax(logits))[index], computed stably.
 double log_softmax_at(std::span<const float> logits, int index);
 
-DecodingResult decode_window(const Decoder& decoder, const Tokenizer& tokenizer, const CrossAttentionKv& cross,
-                             const DecodingOptions& options, std::mt19937_64& random);
+DecodingResult decode_window(const Decoder& decoder, const Tokenizer& tokenizer,
+                             const CrossAttentionKv& cross, const DecodingOptions& options,
+                             std::mt19937_64& random);
 
 // Language probabilities from the logits after <|startoftranscript|>, most likely first (multilingual).
 struct LanguageScore {
@@ -77,7 +78,8 @@ struct LanguageScore {
 };
 std::vector<LanguageScore> detect_language(const Decoder& decoder, const Tokenizer& tokenizer,
                                            const CrossAttentionKv& cross);
-std::vector<LanguageScore> language_probabilities(std::span<const float> logits_after_sot, const Tokenizer& tokenizer);
+std::vector<LanguageScore> language_probabilities(std::span<const float> logits_after_sot,
+                                                  const Tokenizer& tokenizer);
 
 // A token sequence stuck in a loop ends with the same n-gram repeated: returns the length to keep so that
 // at most `max_repeats` copies of a repeated tail remain (tokens.size() when there is no loop).

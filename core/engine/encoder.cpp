@@ -8,7 +8,9 @@
 namespace npuscribe {
 
 Encoder::Encoder(std::shared_ptr<const WhisperModel> model, std::unique_ptr<EncoderBackend> primary)
-    : model_(std::move(model)), cpu_(std::make_unique<CpuEncoderBackend>(model_)), primary_(std::move(primary)) {}
+    : model_(std::move(model)),
+      cpu_(std::make_unique<CpuEncoderBackend>(model_)),
+      primary_(std::move(primary)) {}
 
 Encoder::~Encoder() = default;
 
@@ -18,7 +20,9 @@ void Encoder::set_profile_sink(ProfileSink* sink) {
   if (primary_) primary_->set_profile_sink(sink);
 }
 
-std::string_view Encoder::backend_name() const { return primary_ ? primary_->name() : cpu_->name(); }
+std::string_view Encoder::backend_name() const {
+  return primary_ ? primary_->name() : cpu_->name();
+}
 
 EncoderBackend& Encoder::backend_for(EncoderStage stage) {
   if (primary_ && primary_->supports(stage)) return *primary_;
@@ -30,8 +34,7 @@ std::vector<float> Encoder::window_of(const LogMel& mel, int frame_offset) const
   const int n_mels = model_->hparams().n_mels;
   // Past the end of the mel, whisper.cpp reads its padding: the clamped floor value (global max - 8 + 4) / 4
   // is what the padding frames hold, so repeat the mel's own minimum.
-  const float padding =
-      mel.values.empty() ? -1.5f : *std::min_element(mel.values.begin(), mel.values.end());
+  const float padding = mel.values.empty() ? -1.5f : *std::min_element(mel.values.begin(), mel.values.end());
   std::vector<float> window(static_cast<std::size_t>(n_mels) * n_frames, padding);
   const int available = std::clamp(mel.n_frames - frame_offset, 0, n_frames);
   for (int m = 0; m < std::min(n_mels, mel.n_mels); ++m) {
@@ -51,7 +54,8 @@ Activations Encoder::conv_stem(const LogMel& mel, int frame_offset) {
 }
 
 Activations Encoder::encode(const LogMel& mel, int frame_offset) {
-  ScopedKernelTimer timer(profile_sink_, "encoder", std::string(backend_name()), encoder_flops(model_->hparams()));
+  ScopedKernelTimer timer(profile_sink_, "encoder", std::string(backend_name()),
+                          encoder_flops(model_->hparams()));
   Activations x = conv_stem(mel, frame_offset);
   const std::vector<float>& positional = model_->encoder().positional_embedding;
   for (std::size_t i = 0; i < x.values.size(); ++i) x.values[i] += positional[i];
@@ -65,8 +69,8 @@ Activations Encoder::encode(const LogMel& mel, int frame_offset) {
 double encoder_flops(const WhisperHparams& h) {
   const double ctx = h.n_audio_ctx, d = h.n_audio_state;
   const double conv = 2.0 * (2 * ctx) * d * (h.n_mels * 3) + 2.0 * ctx * d * (d * 3);
-  const double per_layer = 2.0 * ctx * d * d * 4     // q, k, v, out
-                           + 2.0 * ctx * ctx * d * 2  // scores and weighted sum
+  const double per_layer = 2.0 * ctx * d * d * 4         // q, k, v, out
+                           + 2.0 * ctx * ctx * d * 2     // scores and weighted sum
                            + 2.0 * ctx * d * 4 * d * 2;  // mlp
   return conv + per_layer * h.n_audio_layer;
 }

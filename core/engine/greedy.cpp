@@ -22,9 +22,9 @@ std::vector<int> suppressed_tokens(const Tokenizer& tokenizer, bool non_speech, 
   if (non_speech) {
     // Symbols that are never speech; each is suppressed as a token on its own and with a leading space.
     static const char* const kSymbols[] = {
-        "\"", "#",  "(",   ")",   "*",  "+",   "/",  ":",  ";",   "<",   "=",   ">",  "@",  "[",  "\\", "]",  "^",
-        "_",  "`",  "{",   "|",   "}",  "~",   "「", "」", "『",  "』",  "<<",  ">>", "<<<", ">>>", "--", "---",
-        "-(", "-[", "('",  "(\"", "((", "))",  "(((", ")))", "[[", "]]",  "{{",  "}}", "♪♪", "♪♪♪"};
+        "\"",  "#",  "(",  ")",  "*",   "+",  "/",  ":",   ";",   "<",  "=",  ">",  "@",  "[",   "\\",  "]",
+        "^",   "_",  "`",  "{",  "|",   "}",  "~",  "「",  "」",  "『", "』", "<<", ">>", "<<<", ">>>", "--",
+        "---", "-(", "-[", "('", "(\"", "((", "))", "(((", ")))", "[[", "]]", "{{", "}}", "♪♪",  "♪♪♪"};
     static const char* const kMusicSymbols[] = {"♩", "♪", "♫", "♬", "♭", "♮", "♯"};
     auto add = [&](const std::string& text) {
       if (int id = tokenizer.find(text); id >= 0) ids.push_back(id);
@@ -54,8 +54,8 @@ std::vector<int> suppressed_tokens(const Tokenizer& tokenizer, bool non_speech, 
   return ids;
 }
 
-std::vector<int> argmax_decode(const Decoder& decoder, const CrossAttentionKv& cross, std::span<const int> prompt,
-                               int count) {
+std::vector<int> argmax_decode(const Decoder& decoder, const CrossAttentionKv& cross,
+                               std::span<const int> prompt, int count) {
   SelfAttentionCache cache = decoder.new_cache();
   std::vector<float> logits;
   decoder.decode(prompt, cross, cache, logits, LogitsRows::last);

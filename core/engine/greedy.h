@@ -16,8 +16,8 @@ namespace npuscribe {
 std::vector<int> suppressed_tokens(const Tokenizer& tokenizer, bool non_speech, bool timestamps_allowed);
 
 // Pure argmax for count steps from the prompt: no suppression, no stop (conformance checks).
-std::vector<int> argmax_decode(const Decoder& decoder, const CrossAttentionKv& cross, std::span<const int> prompt,
-                               int count);
+std::vector<int> argmax_decode(const Decoder& decoder, const CrossAttentionKv& cross,
+                               std::span<const int> prompt, int count);
 
 // Index of the largest value (first on ties).
 int argmax(std::span<const float> values);

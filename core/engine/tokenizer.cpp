@@ -9,12 +9,12 @@ namespace npuscribe {
 
 namespace {
 constexpr std::array<std::string_view, 100> kLanguageCodes = {
-    "en", "zh", "de",  "es",  "ru", "ko", "fr", "ja", "pt", "tr", "pl", "ca", "nl", "ar",  "sv", "it", "id",
-    "hi", "fi", "vi",  "he",  "uk", "el", "ms", "cs", "ro", "da", "hu", "ta", "no", "th",  "ur", "hr", "bg",
-    "lt", "la", "mi",  "ml",  "cy", "sk", "te", "fa", "lv", "bn", "sr", "az", "sl", "kn",  "et", "mk", "br",
-    "eu", "is", "hy",  "ne",  "mn", "bs", "kk", "sq", "sw", "gl", "mr", "pa", "si", "km",  "sn", "yo", "so",
-    "af", "oc", "ka",  "be",  "tg", "sd", "gu", "am", "yi", "lo", "uz", "fo", "ht", "ps",  "tk", "nn", "mt",
-    "sa", "lb", "my",  "bo",  "tl", "mg", "as", "tt", "haw", "ln", "ha", "ba", "jw", "su", "yue"};
+    "en", "zh", "de", "es", "ru", "ko", "fr", "ja", "pt",  "tr", "pl", "ca", "nl", "ar", "sv", "it", "id",
+    "hi", "fi", "vi", "he", "uk", "el", "ms", "cs", "ro",  "da", "hu", "ta", "no", "th", "ur", "hr", "bg",
+    "lt", "la", "mi", "ml", "cy", "sk", "te", "fa", "lv",  "bn", "sr", "az", "sl", "kn", "et", "mk", "br",
+    "eu", "is", "hy", "ne", "mn", "bs", "kk", "sq", "sw",  "gl", "mr", "pa", "si", "km", "sn", "yo", "so",
+    "af", "oc", "ka", "be", "tg", "sd", "gu", "am", "yi",  "lo", "uz", "fo", "ht", "ps", "tk", "nn", "mt",
+    "sa", "lb", "my", "bo", "tl", "mg", "as", "tt", "haw", "ln", "ha", "ba", "jw", "su", "yue"};
 const std::string kReplacementCharacter = "\xEF\xBF\xBD";
 
 // Length of the UTF-8 sequence starting with this byte, 0 for a byte that cannot start one.
@@ -26,10 +26,14 @@ int sequence_length(unsigned char lead) {
   return 0;
 }
 
-bool is_continuation(unsigned char byte) { return (byte & 0xC0) == 0x80; }
+bool is_continuation(unsigned char byte) {
+  return (byte & 0xC0) == 0x80;
+}
 }  // namespace
 
-std::span<const std::string_view> whisper_language_codes() { return kLanguageCodes; }
+std::span<const std::string_view> whisper_language_codes() {
+  return kLanguageCodes;
+}
 
 SpecialTokens SpecialTokens::for_hparams(const WhisperHparams& h) {
   // whisper.cpp: English-only ids, shifted by one for multilingual models and by the number of language
@@ -81,7 +85,8 @@ std::string Utf8Assembler::push(std::string_view bytes) {
       if (valid_prefix) break;
     }
     bool valid = i + static_cast<std::size_t>(length) <= pending_.size();
-    for (int j = 1; valid && j < length; ++j) valid = is_continuation(static_cast<unsigned char>(pending_[i + j]));
+    for (int j = 1; valid && j < length; ++j)
+      valid = is_continuation(static_cast<unsigned char>(pending_[i + j]));
     if (valid && length >= 3) {
       // Reject overlong forms, surrogates and code points above U+10FFFF.
       const auto second = static_cast<unsigned char>(pending_[i + 1]);
@@ -181,7 +186,8 @@ std::vector<std::string_view> pre_tokenize(std::string_view text) {
       }
     }
     std::size_t body = i;
-    if (text[i] == ' ' && i + 1 < text.size() && classify(static_cast<unsigned char>(text[i + 1])) != CharClass::space)
+    if (text[i] == ' ' && i + 1 < text.size() &&
+        classify(static_cast<unsigned char>(text[i + 1])) != CharClass::space)
       body = i + 1;
     const CharClass kind = classify(static_cast<unsigned char>(text[body]));
     i = body + 1;

@@ -17,9 +17,9 @@ struct SpecialTokens {
   int sot = 0;
   int translate = 0;
   int transcribe = 0;
-  int solm = 0;           // start of language-model (no audio) context
-  int prev = 0;           // start of previous-text context
-  int nosp = 0;           // no speech
+  int solm = 0;  // start of language-model (no audio) context
+  int prev = 0;  // start of previous-text context
+  int nosp = 0;  // no speech
   int notimestamps = 0;
   int timestamp_begin = 0;  // <|0.00|>
   int language_count = 0;

@@ -54,7 +54,8 @@ std::vector<float> hop_rms(std::span<const float> samples) {
 bool needs_fallback(const DecodingResult& result, const TranscribeOptions& options) {
   bool fallback = result.compression_ratio > options.compression_ratio_threshold ||
                   result.avg_logprob < options.logprob_threshold;
-  if (result.no_speech_probability > options.no_speech_threshold && result.avg_logprob < options.logprob_threshold)
+  if (result.no_speech_probability > options.no_speech_threshold &&
+      result.avg_logprob < options.logprob_threshold)
     fallback = false;  // silence: the window is skipped, sampling harder would only invent text
   return fallback;
 }
@@ -63,7 +64,9 @@ WindowSegments split_window(std::span<const int> tokens, int timestamp_begin, do
                             int window_frames) {
   WindowSegments result;
   auto is_timestamp = [&](std::size_t i) { return tokens[i] >= timestamp_begin; };
-  auto time_of = [&](std::size_t i) { return window_start_s + (tokens[i] - timestamp_begin) * kSecondsPerTimestamp; };
+  auto time_of = [&](std::size_t i) {
+    return window_start_s + (tokens[i] - timestamp_begin) * kSecondsPerTimestamp;
+  };
   const std::size_t n = tokens.size();
   const bool single_timestamp_ending = n >= 2 && !is_timestamp(n - 2) && is_timestamp(n - 1);
   std::vector<std::size_t> slices;  // positions where a consecutive timestamp pair starts a new segment
@@ -99,15 +102,18 @@ WindowSegments split_window(std::span<const int> tokens, int timestamp_begin, do
   // Timestamps past the audio in this window (the model predicts up to 30 s) are clamped to it; a segment
   // that would start after the audio ends is dropped.
   const double window_end_s = window_start_s + window_frames * kSecondsPerMelFrame;
-  std::erase_if(result.pieces, [&](const WindowSegments::Piece& piece) { return piece.start_s >= window_end_s; });
-  for (WindowSegments::Piece& piece : result.pieces) piece.end_s = std::clamp(piece.end_s, piece.start_s, window_end_s);
+  std::erase_if(result.pieces,
+                [&](const WindowSegments::Piece& piece) { return piece.start_s >= window_end_s; });
+  for (WindowSegments::Piece& piece : result.pieces)
+    piece.end_s = std::clamp(piece.end_s, piece.start_s, window_end_s);
   // Seeking must always advance, or a window could be decoded forever.
   result.seek_frames = std::clamp(result.seek_frames, 1, std::max(1, window_frames));
   if (result.seek_frames < 2 && window_frames >= 2) result.seek_frames = window_frames;
   return result;
 }
 
-Transcriber::Transcriber(std::shared_ptr<const WhisperModel> model, std::unique_ptr<EncoderBackend> encoder_backend)
+Transcriber::Transcriber(std::shared_ptr<const WhisperModel> model,
+                         std::unique_ptr<EncoderBackend> encoder_backend)
     : model_(std::move(model)),
       tokenizer_(model_->vocabulary(), model_->hparams()),
       mel_(model_->mel_filters()),
@@ -122,7 +128,8 @@ void Transcriber::set_profile_sink(ProfileSink* sink) {
 DecodingResult Transcriber::decode_with_fallback(const CrossAttentionKv& cross, DecodingOptions decoding,
                                                  const TranscribeOptions& options, std::mt19937_64& random) {
   DecodingResult result;
-  const std::vector<float> temperatures = options.temperatures.empty() ? std::vector<float>{0.0f} : options.temperatures;
+  const std::vector<float> temperatures =
+      options.temperatures.empty() ? std::vector<float>{0.0f} : options.temperatures;
   for (float temperature : temperatures) {
     decoding.temperature = temperature;
     decoding.beam_size = temperature > 0.0f ? 0 : options.beam_size;
@@ -174,7 +181,8 @@ TranscriptResult Transcriber::transcribe(const AudioFeatures& features, const Tr
     const std::vector<LanguageScore> scores = detect_language(decoder_, tokenizer_, cross);
     for (std::size_t i = 0; i < std::min<std::size_t>(5, scores.size()); ++i) {
       result.detected_languages.push_back(
-          {std::string(whisper_language_codes()[static_cast<std::size_t>(scores[i].index)]), scores[i].probability});
+          {std::string(whisper_language_codes()[static_cast<std::size_t>(scores[i].index)]),
+           scores[i].probability});
     }
     if (!scores.empty()) {
       decoding.language_index = scores.front().index;
@@ -205,9 +213,12 @@ TranscriptResult Transcriber::transcribe(const AudioFeatures& features, const Tr
     // Silence guard: skip a window with no audible signal without decoding it.
     double sum_sq = 0;
     const int hop_end = std::min<int>(seek + segment_frames, static_cast<int>(features.hop_rms.size()));
-    for (int hop = seek; hop < hop_end; ++hop) sum_sq += static_cast<double>(features.hop_rms[hop]) * features.hop_rms[hop];
+    for (int hop = seek; hop < hop_end; ++hop)
+      sum_sq += static_cast<double>(features.hop_rms[hop]) * features.hop_rms[hop];
     const double rms = hop_end > seek ? std::sqrt(sum_sq / (hop_end - seek)) : 0.0;
-    const bool silent = features.hop_rms.empty() ? false : 20.0 * std::log10(std::max(rms, 1e-10)) < options.silence_threshold_dbfs;
+    const bool silent = features.hop_rms.empty()
+                            ? false
+                            : 20.0 * std::log10(std::max(rms, 1e-10)) < options.silence_threshold_dbfs;
     if (silent) {
       seek += segment_frames;
       if (progress) progress(std::min(1.0, static_cast<double>(seek) / content_frames), {});
@@ -247,7 +258,8 @@ TranscriptResult Transcriber::transcribe(const AudioFeatures& features, const Tr
         const int token = decoded.tokens[i];
         if (tokenizer_.is_special(token)) continue;
         text_tokens.push_back(token);
-        segment.tokens.push_back({token, tokenizer_.token_bytes(token), decoded.token_probabilities[i], -1.0, -1.0});
+        segment.tokens.push_back(
+            {token, tokenizer_.token_bytes(token), decoded.token_probabilities[i], -1.0, -1.0});
       }
       segment.text = tokenizer_.decode(text_tokens);
       segment.avg_logprob = decoded.avg_logprob;
@@ -295,7 +307,8 @@ TranscriptResult Transcriber::transcribe(const AudioFeatures& features, const Tr
     for (const WindowSegments::Piece& piece : window.pieces)
       all_tokens.insert(all_tokens.end(), decoded.tokens.begin() + static_cast<std::ptrdiff_t>(piece.begin),
                         decoded.tokens.begin() + static_cast<std::ptrdiff_t>(piece.end));
-    if (!options.condition_on_previous_text || decoded.temperature > 0.5f) prompt_reset_since = all_tokens.size();
+    if (!options.condition_on_previous_text || decoded.temperature > 0.5f)
+      prompt_reset_since = all_tokens.size();
     seek += window.seek_frames;
     if (progress) {
       progress(std::min(1.0, static_cast<double>(seek) / std::max(1, content_frames)),

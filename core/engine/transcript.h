@@ -27,7 +27,7 @@ struct WordTiming {
 struct Segment {
   double start_s = 0.0;
   double end_s = 0.0;
-  std::string text;  // valid UTF-8
+  std::string text;                 // valid UTF-8
   std::vector<TokenTiming> tokens;  // text tokens only (no timestamps or control tokens)
   std::vector<WordTiming> words;    // filled with word timestamps
   double avg_logprob = 0.0;

@@ -21,7 +21,8 @@ class MappedFile {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
       throw Error(path.string() + ": cannot open model file (" + std::strerror(errno) +
-                  "). Check the path; whisper.cpp's models (ggml-tiny.en.bin, ggml-base.en.bin, ...) come from its models/download-ggml-model.sh.");
+                  "). Check the path; whisper.cpp's models (ggml-tiny.en.bin, ggml-base.en.bin, ...) come "
+                  "from its models/download-ggml-model.sh.");
     struct stat info {};
     if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
       ::close(fd);
@@ -67,8 +68,8 @@ class Reader {
   void require(std::uint64_t bytes, const char* what) const {
     if (bytes > remaining()) {
       std::ostringstream message;
-      message << label_ << ": file is truncated (" << what << " needs " << bytes << " bytes at offset " << offset_
-              << ", only " << remaining()
+      message << label_ << ": file is truncated (" << what << " needs " << bytes << " bytes at offset "
+              << offset_ << ", only " << remaining()
               << " left). The download was probably interrupted: download the model again.";
       throw Error(message.str());
     }
@@ -94,11 +95,13 @@ class Reader {
   std::string label_;
 };
 
-std::string field_error(const std::string& label, const char* field, std::int64_t value, const char* expected) {
+std::string field_error(const std::string& label, const char* field, std::int64_t value,
+                        const char* expected) {
   std::ostringstream message;
-  message << label << ": hyper-parameter " << field << " = " << value << " is not plausible (" << expected
-          << "). This is not a valid Whisper ggml model, or the file is damaged: use an official ggml-*.bin from "
-             "whisper.cpp, or convert the model again with its convert-pt-to-ggml.py.";
+  message
+      << label << ": hyper-parameter " << field << " = " << value << " is not plausible (" << expected
+      << "). This is not a valid Whisper ggml model, or the file is damaged: use an official ggml-*.bin from "
+         "whisper.cpp, or convert the model again with its convert-pt-to-ggml.py.";
   return message.str();
 }
 
@@ -106,13 +109,20 @@ std::string field_error(const std::string& label, const char* field, std::int64_
 
 std::string_view ggml_type_name(GgmlType type) {
   switch (type) {
-    case GgmlType::f32: return "f32";
-    case GgmlType::f16: return "f16";
-    case GgmlType::q4_0: return "q4_0";
-    case GgmlType::q4_1: return "q4_1";
-    case GgmlType::q5_0: return "q5_0";
-    case GgmlType::q5_1: return "q5_1";
-    case GgmlType::q8_0: return "q8_0";
+    case GgmlType::f32:
+      return "f32";
+    case GgmlType::f16:
+      return "f16";
+    case GgmlType::q4_0:
+      return "q4_0";
+    case GgmlType::q4_1:
+      return "q4_1";
+    case GgmlType::q5_0:
+      return "q5_0";
+    case GgmlType::q5_1:
+      return "q5_1";
+    case GgmlType::q8_0:
+      return "q8_0";
   }
   return "unknown";
 }
@@ -120,14 +130,29 @@ std::string_view ggml_type_name(GgmlType type) {
 bool ggml_type_layout(std::int32_t type_id, int* block_elements, int* block_bytes) {
   int elements = 32, bytes = 0;
   switch (static_cast<GgmlType>(type_id)) {
-    case GgmlType::f32: elements = 1, bytes = 4; break;
-    case GgmlType::f16: elements = 1, bytes = 2; break;
-    case GgmlType::q4_0: bytes = 18; break;
-    case GgmlType::q4_1: bytes = 20; break;
-    case GgmlType::q5_0: bytes = 22; break;
-    case GgmlType::q5_1: bytes = 24; break;
-    case GgmlType::q8_0: bytes = 34; break;
-    default: return false;
+    case GgmlType::f32:
+      elements = 1, bytes = 4;
+      break;
+    case GgmlType::f16:
+      elements = 1, bytes = 2;
+      break;
+    case GgmlType::q4_0:
+      bytes = 18;
+      break;
+    case GgmlType::q4_1:
+      bytes = 20;
+      break;
+    case GgmlType::q5_0:
+      bytes = 22;
+      break;
+    case GgmlType::q5_1:
+      bytes = 24;
+      break;
+    case GgmlType::q8_0:
+      bytes = 34;
+      break;
+    default:
+      return false;
   }
   if (block_elements) *block_elements = elements;
   if (block_bytes) *block_bytes = bytes;
@@ -137,12 +162,23 @@ bool ggml_type_layout(std::int32_t type_id, int* block_elements, int* block_byte
 std::string WhisperHparams::size_name() const {
   std::string name;
   switch (n_audio_state) {
-    case 384: name = "tiny"; break;
-    case 512: name = "base"; break;
-    case 768: name = "small"; break;
-    case 1024: name = "medium"; break;
-    case 1280: name = n_mels == 128 ? (n_text_layer == 4 ? "large-v3-turbo" : "large-v3") : "large"; break;
-    default: return "custom";
+    case 384:
+      name = "tiny";
+      break;
+    case 512:
+      name = "base";
+      break;
+    case 768:
+      name = "small";
+      break;
+    case 1024:
+      name = "medium";
+      break;
+    case 1280:
+      name = n_mels == 128 ? (n_text_layer == 4 ? "large-v3-turbo" : "large-v3") : "large";
+      break;
+    default:
+      return "custom";
   }
   return is_multilingual() ? name : name + ".en";
 }
@@ -187,7 +223,9 @@ void validate_hparams(const WhisperHparams& h, const std::string& label) {
     throw Error(field_error(label, "ftype", h.ftype, "expected quantisation version * 1000 + file type"));
 }
 
-std::uint64_t GgmlModelFile::size_bytes() const { return mapping_->size(); }
+std::uint64_t GgmlModelFile::size_bytes() const {
+  return mapping_->size();
+}
 
 GgmlModelFile::~GgmlModelFile() = default;
 
@@ -203,11 +241,13 @@ std::unique_ptr<GgmlModelFile> GgmlModelFile::open(const std::filesystem::path& 
   const std::string label = path.string();
   Reader reader(file->mapping_->data(), file->mapping_->size(), label);
 
-  if (file->mapping_->size() == 0) throw Error(label + ": the model file is empty. Download the model again.");
+  if (file->mapping_->size() == 0)
+    throw Error(label + ": the model file is empty. Download the model again.");
   if (file->mapping_->size() < 4 || static_cast<std::uint32_t>(reader.i32("magic")) != kGgmlMagic) {
-    throw Error(label +
-                ": not a whisper.cpp ggml model (wrong magic number). npuscribe reads the ggml-*.bin files of "
-                "whisper.cpp; GGUF, PyTorch and safetensors files must be converted first.");
+    throw Error(
+        label +
+        ": not a whisper.cpp ggml model (wrong magic number). npuscribe reads the ggml-*.bin files of "
+        "whisper.cpp; GGUF, PyTorch and safetensors files must be converted first.");
   }
 
   WhisperHparams& h = file->hparams_;
@@ -242,7 +282,8 @@ std::unique_ptr<GgmlModelFile> GgmlModelFile::open(const std::filesystem::path& 
   const std::int32_t token_count = reader.i32("vocabulary size");
   if (token_count < 0 || token_count > h.n_vocab) {
     throw Error(label + ": vocabulary holds " + std::to_string(token_count) +
-                " tokens but the header says n_vocab = " + std::to_string(h.n_vocab) + ". The file is damaged.");
+                " tokens but the header says n_vocab = " + std::to_string(h.n_vocab) +
+                ". The file is damaged.");
   }
   file->vocabulary_.reserve(static_cast<std::size_t>(token_count));
   for (std::int32_t id = 0; id < token_count; ++id) {
@@ -280,7 +321,8 @@ std::unique_ptr<GgmlModelFile> GgmlModelFile::open(const std::filesystem::path& 
       // bytes (the densest type, q4_0, stores 32 elements in 18 bytes).
       if (element_count > 2 * reader.remaining() + 64) {
         throw Error(label + ": tensor record at offset " + std::to_string(record_offset) + " claims shape " +
-                    record.shape_string() + ", more data than the file holds: the file is truncated or damaged. Download the "
+                    record.shape_string() +
+                    ", more data than the file holds: the file is truncated or damaged. Download the "
                     "model again.");
       }
     }
@@ -289,20 +331,21 @@ std::unique_ptr<GgmlModelFile> GgmlModelFile::open(const std::filesystem::path& 
 
     int block_elements = 0, block_bytes = 0;
     if (!ggml_type_layout(type_id, &block_elements, &block_bytes)) {
-      throw Error(label + ": tensor '" + record.name + "' has unknown ggml type id " + std::to_string(type_id) +
-                  ". Supported types: f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0.");
+      throw Error(label + ": tensor '" + record.name + "' has unknown ggml type id " +
+                  std::to_string(type_id) + ". Supported types: f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0.");
     }
     record.type = static_cast<GgmlType>(type_id);
     if (record.ne[0] % block_elements != 0) {
-      throw Error(label + ": tensor '" + record.name + "' of type " + std::string(ggml_type_name(record.type)) +
-                  " has a row of " + std::to_string(record.ne[0]) + " elements, not a multiple of " +
-                  std::to_string(block_elements) + ".");
+      throw Error(label + ": tensor '" + record.name + "' of type " +
+                  std::string(ggml_type_name(record.type)) + " has a row of " + std::to_string(record.ne[0]) +
+                  " elements, not a multiple of " + std::to_string(block_elements) + ".");
     }
     record.data_bytes = element_count / block_elements * block_bytes;
     record.data_offset = reader.offset();
     record.data = reader.take(record.data_bytes, ("data of tensor '" + record.name + "'").c_str());
     if (!file->tensors_.emplace(record.name, record).second) {
-      throw Error(label + ": tensor '" + record.name + "' appears twice; the file is damaged. Download the model again.");
+      throw Error(label + ": tensor '" + record.name +
+                  "' appears twice; the file is damaged. Download the model again.");
     }
   }
   return file;

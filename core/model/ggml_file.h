@@ -49,7 +49,8 @@ struct WhisperHparams {
   bool is_multilingual() const { return n_vocab >= 51865; }
   // Language tokens in the vocabulary: 99 for most multilingual models, 100 for large-v3.
   int language_count() const { return n_vocab - 51765 - (is_multilingual() ? 1 : 0); }
-  // "tiny.en", "base", "small", "medium.en", "large", "large-v3", "large-v3-turbo" from the shape, or "custom".
+  // "tiny.en", "base", "small", "medium.en", "large", "large-v3", "large-v3-turbo" from the shape, or
+  // "custom".
   std::string size_name() const;
 };
 

@@ -26,8 +26,9 @@ class TensorBinder {
   const TensorRecord& get(const std::string& name, std::initializer_list<std::int64_t> expected_ne) {
     const TensorRecord* record = file_.find(name);
     if (!record) {
-      throw Error(file_.path().string() + ": tensor '" + name +
-                  "' is missing. The file is incomplete or was made for a different model; download it again.");
+      throw Error(
+          file_.path().string() + ": tensor '" + name +
+          "' is missing. The file is incomplete or was made for a different model; download it again.");
     }
     used_.insert(name);
     TensorRecord expected;
@@ -39,7 +40,8 @@ class TensorBinder {
     if (!same) {
       throw Error(file_.path().string() + ": tensor '" + name + "' has shape " + record->shape_string() +
                   ", expected " + expected.shape_string() +
-                  " for these hyper-parameters. The file is damaged or was converted wrongly: download the model again.");
+                  " for these hyper-parameters. The file is damaged or was converted wrongly: download the "
+                  "model again.");
     }
     return *record;
   }
@@ -47,9 +49,10 @@ class TensorBinder {
   std::vector<float> vector_f32(const std::string& name, std::initializer_list<std::int64_t> expected_ne) {
     const TensorRecord& record = get(name, expected_ne);
     if (record.type != GgmlType::f32 && record.type != GgmlType::f16) {
-      throw Error(file_.path().string() + ": tensor '" + name + "' has type " +
-                  std::string(ggml_type_name(record.type)) +
-                  "; expected f32 or f16. The file is damaged or was converted wrongly: download the model again.");
+      throw Error(
+          file_.path().string() + ": tensor '" + name + "' has type " +
+          std::string(ggml_type_name(record.type)) +
+          "; expected f32 or f16. The file is damaged or was converted wrongly: download the model again.");
     }
     std::vector<float> values(static_cast<std::size_t>(record.element_count()));
     if (record.type == GgmlType::f32) {
@@ -108,9 +111,10 @@ class TensorBinder {
   void reject_unused() const {
     for (const auto& [name, record] : file_.tensors()) {
       if (!used_.contains(name)) {
-        throw Error(file_.path().string() + ": unexpected tensor '" + name +
-                    "' for a model of this shape. The file was made for a different architecture; use a whisper.cpp "
-                    "ggml Whisper model.");
+        throw Error(
+            file_.path().string() + ": unexpected tensor '" + name +
+            "' for a model of this shape. The file was made for a different architecture; use a whisper.cpp "
+            "ggml Whisper model.");
       }
     }
   }

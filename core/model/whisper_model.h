@@ -35,7 +35,7 @@ struct AttentionWeights {
 };
 
 struct MlpWeights {
-  WeightMatrix up;    // [4d][d]
+  WeightMatrix up;  // [4d][d]
   std::vector<float> up_bias;
   WeightMatrix down;  // [d][4d]
   std::vector<float> down_bias;

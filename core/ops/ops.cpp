@@ -45,8 +45,10 @@ inline __m256 exp8(__m256 x) {
   const __m256i ni = _mm256_cvtps_epi32(n);
   const __m256i half = _mm256_srai_epi32(ni, 1);
   const __m256i rest = _mm256_sub_epi32(ni, half);
-  const __m256 scale_a = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, _mm256_set1_epi32(127)), 23));
-  const __m256 scale_b = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(rest, _mm256_set1_epi32(127)), 23));
+  const __m256 scale_a =
+      _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, _mm256_set1_epi32(127)), 23));
+  const __m256 scale_b =
+      _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(rest, _mm256_set1_epi32(127)), 23));
   const __m256 result = _mm256_mul_ps(_mm256_mul_ps(p, scale_a), scale_b);
   return _mm256_andnot_ps(below, result);
 }
@@ -82,8 +84,8 @@ inline void store_tail(float* x, __m256 v, int count) {
 inline __m256 gelu8(__m256 x) {
   // 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u)): one exp, no cancellation near zero.
   const __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
-  const __m256 u = _mm256_mul_ps(_mm256_set1_ps(0.7978845608028654f),
-                                 _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), x3, x));
+  const __m256 u =
+      _mm256_mul_ps(_mm256_set1_ps(0.7978845608028654f), _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), x3, x));
   const __m256 e = exp8(_mm256_mul_ps(_mm256_set1_ps(-2.0f), u));
   return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
 }
@@ -152,7 +154,8 @@ static void softmax_row(float* row, int cols, float scale) {
 
 void softmax_rows_unnormalized(float* x, int rows, int cols, float scale, float* row_sums) {
 #pragma omp parallel for schedule(static) if (rows > 16 && !omp_in_parallel())
-  for (int r = 0; r < rows; ++r) row_sums[r] = exponentiate_row(x + static_cast<std::size_t>(r) * cols, cols, scale);
+  for (int r = 0; r < rows; ++r)
+    row_sums[r] = exponentiate_row(x + static_cast<std::size_t>(r) * cols, cols, scale);
 }
 
 void softmax_rows(float* x, int rows, int cols, float scale) {
@@ -252,44 +255,44 @@ void linear_small_m(const float* x, int m, int x_stride, const WeightMatrix& w, 
   constexpr int kBlocksPerChunk = 64;
   const int chunks = parallel ? (row_blocks + kBlocksPerChunk - 1) / kBlocksPerChunk : 1;
   parallel_chunks(chunks, [&](int chunk) {
-  const int block_begin = parallel ? chunk * kBlocksPerChunk : 0;
-  const int block_end = parallel ? std::min(row_blocks, block_begin + kBlocksPerChunk) : row_blocks;
-  for (int block = block_begin; block < block_end; ++block) {
-    const int n0 = block * kRowBlock;
-    const int rows_here = std::min(kRowBlock, n_out - n0);
-    const std::byte* weight_rows[kRowBlock];
-    for (int r = 0; r < kRowBlock; ++r)
-      weight_rows[r] = w.data + static_cast<std::size_t>(n0 + std::min(r, rows_here - 1)) * row_bytes;
-    for (int m0 = 0; m0 < m; m0 += 2) {
-      const bool pair = m0 + 1 < m;
-      const float* x0 = x + static_cast<std::size_t>(m0) * x_stride;
-      const float* x1 = pair ? x0 + x_stride : x0;
-      __m256 acc0[kRowBlock], acc1[kRowBlock];
-      for (int r = 0; r < kRowBlock; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
-      for (int k = 0; k < k_vector; k += 8) {
-        const __m256 xv0 = _mm256_loadu_ps(x0 + k);
-        const __m256 xv1 = _mm256_loadu_ps(x1 + k);
-        for (int r = 0; r < kRowBlock; ++r) {
-          const __m256 wv = load_weights8<kType>(weight_rows[r], k);
-          acc0[r] = _mm256_fmadd_ps(wv, xv0, acc0[r]);
-          acc1[r] = _mm256_fmadd_ps(wv, xv1, acc1[r]);
+    const int block_begin = parallel ? chunk * kBlocksPerChunk : 0;
+    const int block_end = parallel ? std::min(row_blocks, block_begin + kBlocksPerChunk) : row_blocks;
+    for (int block = block_begin; block < block_end; ++block) {
+      const int n0 = block * kRowBlock;
+      const int rows_here = std::min(kRowBlock, n_out - n0);
+      const std::byte* weight_rows[kRowBlock];
+      for (int r = 0; r < kRowBlock; ++r)
+        weight_rows[r] = w.data + static_cast<std::size_t>(n0 + std::min(r, rows_here - 1)) * row_bytes;
+      for (int m0 = 0; m0 < m; m0 += 2) {
+        const bool pair = m0 + 1 < m;
+        const float* x0 = x + static_cast<std::size_t>(m0) * x_stride;
+        const float* x1 = pair ? x0 + x_stride : x0;
+        __m256 acc0[kRowBlock], acc1[kRowBlock];
+        for (int r = 0; r < kRowBlock; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
+        for (int k = 0; k < k_vector; k += 8) {
+          const __m256 xv0 = _mm256_loadu_ps(x0 + k);
+          const __m256 xv1 = _mm256_loadu_ps(x1 + k);
+          for (int r = 0; r < kRowBlock; ++r) {
+            const __m256 wv = load_weights8<kType>(weight_rows[r], k);
+            acc0[r] = _mm256_fmadd_ps(wv, xv0, acc0[r]);
+            acc1[r] = _mm256_fmadd_ps(wv, xv1, acc1[r]);
+          }
         }
-      }
-      for (int r = 0; r < rows_here; ++r) {
-        float sums[2] = {hsum(acc0[r]), hsum(acc1[r])};
-        for (int k = k_vector; k < k_in; ++k) {
-          const float weight = load_weight1<kType>(weight_rows[r], k);
-          sums[0] += weight * x0[k];
-          sums[1] += weight * x1[k];
-        }
-        for (int i = 0; i < (pair ? 2 : 1); ++i) {
-          float total = sums[i] + (bias ? bias[n0 + r] : 0.0f);
-          float& out = y[static_cast<std::size_t>(m0 + i) * y_stride + n0 + r];
-          out = accumulate ? out + total : total;
+        for (int r = 0; r < rows_here; ++r) {
+          float sums[2] = {hsum(acc0[r]), hsum(acc1[r])};
+          for (int k = k_vector; k < k_in; ++k) {
+            const float weight = load_weight1<kType>(weight_rows[r], k);
+            sums[0] += weight * x0[k];
+            sums[1] += weight * x1[k];
+          }
+          for (int i = 0; i < (pair ? 2 : 1); ++i) {
+            float total = sums[i] + (bias ? bias[n0 + r] : 0.0f);
+            float& out = y[static_cast<std::size_t>(m0 + i) * y_stride + n0 + r];
+            out = accumulate ? out + total : total;
+          }
         }
       }
     }
-  }
   });
 }
 
@@ -407,8 +410,8 @@ constexpr int kSmallMLimit = 16;
 
 }  // namespace
 
-void linear(const float* x, int m, int x_stride, const WeightMatrix& w, const float* bias, float* y, int y_stride,
-            bool accumulate) {
+void linear(const float* x, int m, int x_stride, const WeightMatrix& w, const float* bias, float* y,
+            int y_stride, bool accumulate) {
   if (m <= 0) return;
   if (m < kSmallMLimit) {
     switch (w.type) {
@@ -448,11 +451,12 @@ void linear(const float* x, int m, int x_stride, const WeightMatrix& w, const fl
   }
   if (bias && !accumulate) {
 #pragma omp parallel for schedule(static) if (m > 64 && !omp_in_parallel())
-    for (int r = 0; r < m; ++r) std::memcpy(y + static_cast<std::size_t>(r) * y_stride, bias, sizeof(float) * w.rows);
+    for (int r = 0; r < m; ++r)
+      std::memcpy(y + static_cast<std::size_t>(r) * y_stride, bias, sizeof(float) * w.rows);
   }
   const float beta = (accumulate || bias) ? 1.0f : 0.0f;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, w.rows, w.cols, 1.0f, x, x_stride, weights, w.cols, beta,
-              y, y_stride);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, w.rows, w.cols, 1.0f, x, x_stride, weights, w.cols,
+              beta, y, y_stride);
   if (bias && accumulate) {
 #pragma omp parallel for schedule(static) if (m > 64 && !omp_in_parallel())
     for (int r = 0; r < m; ++r) {
@@ -468,7 +472,8 @@ double measure_sgemm_gflops(int m, int n, int k, int runs) {
   double best_s = INFINITY;
   for (int run = 0; run < runs; ++run) {
     const std::int64_t start_ns = now_ns();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, c.data(), n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f,
+                c.data(), n);
     best_s = std::min(best_s, (now_ns() - start_ns) * 1e-9);
   }
   return 2.0 * m * n * k / best_s * 1e-9;

@@ -31,8 +31,8 @@ void exp_inplace(float* x, std::size_t count);
 // row stride y_stride (>= N). With accumulate, adds to y instead of overwriting. Large m goes through BLAS
 // sgemm on widened weights; small m (decoding) streams the stored weights (f16, f32 or quantised blocks)
 // once through a vectorised kernel, so quantised weights are never widened as a whole.
-void linear(const float* x, int m, int x_stride, const WeightMatrix& w, const float* bias, float* y, int y_stride,
-            bool accumulate = false);
+void linear(const float* x, int m, int x_stride, const WeightMatrix& w, const float* bias, float* y,
+            int y_stride, bool accumulate = false);
 inline void linear(const float* x, int m, const WeightMatrix& w, const float* bias, float* y,
                    bool accumulate = false) {
   linear(x, m, w.cols, w, bias, y, w.rows, accumulate);
@@ -46,7 +46,9 @@ void widen_rows(const WeightMatrix& w, int row_begin, int row_end, float* out);
 void add_bias_rows(float* x, int rows, int cols, const float* bias);
 
 // Floating-point operations of linear() for m rows (for GFLOP/s reports).
-inline double linear_flops(int m, const WeightMatrix& w) { return 2.0 * m * w.rows * w.cols; }
+inline double linear_flops(int m, const WeightMatrix& w) {
+  return 2.0 * m * w.rows * w.cols;
+}
 
 // Best-of-runs GFLOP/s of a plain BLAS sgemm C[m][n] = A[m][k] B[n][k]^T: the reference that benchmarks
 // report our own throughput against, measured in the same run.

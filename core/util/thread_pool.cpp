@@ -26,7 +26,8 @@ thread_local bool inside_body = false;
 // Claims and runs chunks until none are left.
 void work_on(Job& job) {
   inside_body = true;
-  for (int chunk = job.next_chunk.fetch_add(1); chunk < job.chunk_count; chunk = job.next_chunk.fetch_add(1)) {
+  for (int chunk = job.next_chunk.fetch_add(1); chunk < job.chunk_count;
+       chunk = job.next_chunk.fetch_add(1)) {
     (*job.body)(chunk);
     job.completed.fetch_add(1, std::memory_order_release);
   }

@@ -82,7 +82,6 @@ QString describe(const QStringList& arguments, const RunResult& result) {
       .arg(result.out.left(600), result.err.left(600));
 }
 
-
 std::size_t argmax(std::span<const float> row) {
   std::size_t best = 0;
   for (std::size_t i = 1; i < row.size(); ++i)

@@ -23,8 +23,6 @@ class TestEngineConformance : public QObject {
   LogMel mel_;
   Activations encoded_;
 
-
-
  private slots:
   void initTestCase() {
     set_thread_count(2);
@@ -41,7 +39,8 @@ class TestEngineConformance : public QObject {
     QCOMPARE(stem.cols, 384);
     std::vector<float> channel_major(stem.values.size());
     for (int t = 0; t < stem.rows; ++t)
-      for (int c = 0; c < stem.cols; ++c) channel_major[static_cast<std::size_t>(c) * 1500 + t] = stem.row(t)[c];
+      for (int c = 0; c < stem.cols; ++c)
+        channel_major[static_cast<std::size_t>(c) * 1500 + t] = stem.row(t)[c];
     const auto reference = test::read_f32_file(test::fixture("jfk.conv.f32"), 384 * 1500);
     const test::Difference difference = test::compare(channel_major, reference);
     qInfo("conv stem: max abs %.3g, rel L2 %.3g", difference.max_abs, difference.rel_l2);
@@ -122,7 +121,8 @@ class TestEngineConformance : public QObject {
     const std::vector<int> bad = {50257, 999999};
     QVERIFY_THROWS_EXCEPTION(npuscribe::Error, transcriber_->decoder().decode(bad, cross, cache, logits));
     const std::vector<int> too_many(449, 220);
-    QVERIFY_THROWS_EXCEPTION(npuscribe::Error, transcriber_->decoder().decode(too_many, cross, cache, logits));
+    QVERIFY_THROWS_EXCEPTION(npuscribe::Error,
+                             transcriber_->decoder().decode(too_many, cross, cache, logits));
   }
 
   void greedy_decoding_stops_and_never_emits_suppressed_tokens() {

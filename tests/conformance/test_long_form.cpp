@@ -43,15 +43,24 @@ TranscribeOptions fast_options() {
 
 QString describe(const TranscriptResult& result) {
   QStringList lines;
-  for (const Segment& segment : result.segments)
-  {
-    lines << QString("[%1 - %2] %3 tokens").arg(segment.start_s, 0, 'f', 2).arg(segment.end_s, 0, 'f', 2).arg(segment.tokens.size());
+  for (const Segment& segment : result.segments) {
+    lines << QString("[%1 - %2] %3 tokens")
+                 .arg(segment.start_s, 0, 'f', 2)
+                 .arg(segment.end_s, 0, 'f', 2)
+                 .arg(segment.tokens.size());
     for (const TokenTiming& token : segment.tokens)
-      lines << QString("    token %1 [%2 - %3]").arg(token.id).arg(token.start_s, 0, 'f', 2).arg(token.end_s, 0, 'f', 2);
+      lines << QString("    token %1 [%2 - %3]")
+                   .arg(token.id)
+                   .arg(token.start_s, 0, 'f', 2)
+                   .arg(token.end_s, 0, 'f', 2);
     for (const WordTiming& word : segment.words)
-      lines << QString("    word '%1' [%2 - %3]").arg(QString::fromStdString(word.text)).arg(word.start_s, 0, 'f', 2).arg(word.end_s, 0, 'f', 2);
+      lines << QString("    word '%1' [%2 - %3]")
+                   .arg(QString::fromStdString(word.text))
+                   .arg(word.start_s, 0, 'f', 2)
+                   .arg(word.end_s, 0, 'f', 2);
   }
-  for (const std::string& warning : result.warnings) lines << QString("warning: %1").arg(QString::fromStdString(warning));
+  for (const std::string& warning : result.warnings)
+    lines << QString("warning: %1").arg(QString::fromStdString(warning));
   return lines.join('\n');
 }
 
@@ -62,7 +71,8 @@ QString structure_violation(const TranscriptResult& result, double duration_s) {
     const QString where = QString("segment %1 [%2, %3]").arg(i).arg(s.start_s).arg(s.end_s);
     if (!(s.start_s >= 0.0)) return where + " starts before 0";
     if (!(s.start_s <= s.end_s)) return where + " ends before it starts";
-    if (!(s.end_s <= duration_s + kSlack)) return where + QString(" ends after the audio (%1 s)").arg(duration_s);
+    if (!(s.end_s <= duration_s + kSlack))
+      return where + QString(" ends after the audio (%1 s)").arg(duration_s);
     if (s.tokens.empty() || s.text.empty()) return where + " has no text";
     if (i > 0) {
       const Segment& previous = result.segments[i - 1];
@@ -107,8 +117,8 @@ class TestLongForm : public QObject {
     std::size_t reported_segments = 0;
     QElapsedTimer timer;
     timer.start();
-    const TranscriptResult result =
-        transcriber_->transcribe(audio, fast_options(), [&](double fraction, std::span<const Segment> segments) {
+    const TranscriptResult result = transcriber_->transcribe(
+        audio, fast_options(), [&](double fraction, std::span<const Segment> segments) {
           fractions.push_back(fraction);
           reported_segments += segments.size();
         });
@@ -130,7 +140,9 @@ class TestLongForm : public QObject {
     QVERIFY(fractions.size() >= 7);
     for (std::size_t i = 0; i < fractions.size(); ++i) {
       QVERIFY2(fractions[i] > 0.0 && fractions[i] <= 1.0, qPrintable(QString::number(fractions[i])));
-      if (i) QVERIFY2(fractions[i] > fractions[i - 1], qPrintable(QString("call %1: %2 after %3").arg(i).arg(fractions[i]).arg(fractions[i - 1])));
+      if (i)
+        QVERIFY2(fractions[i] > fractions[i - 1],
+                 qPrintable(QString("call %1: %2 after %3").arg(i).arg(fractions[i]).arg(fractions[i - 1])));
     }
     QCOMPARE(fractions.back(), 1.0);
     QCOMPARE(reported_segments, result.segments.size());  // every segment was reported exactly once
@@ -144,7 +156,8 @@ class TestLongForm : public QObject {
     QElapsedTimer timer;
     timer.start();
     const TranscriptResult result = transcriber_->transcribe(
-        silence, fast_options(), [&](double fraction, std::span<const Segment>) { fractions.push_back(fraction); });
+        silence, fast_options(),
+        [&](double fraction, std::span<const Segment>) { fractions.push_back(fraction); });
     QVERIFY2(result.segments.empty(), qPrintable(describe(result)));
     QVERIFY(!fractions.empty());
     QCOMPARE(fractions.back(), 1.0);
@@ -164,8 +177,8 @@ class TestLongForm : public QObject {
 
   void empty_audio() {
     int calls = 0;
-    const TranscriptResult result =
-        transcriber_->transcribe(MonoAudio{}, fast_options(), [&](double, std::span<const Segment>) { ++calls; });
+    const TranscriptResult result = transcriber_->transcribe(
+        MonoAudio{}, fast_options(), [&](double, std::span<const Segment>) { ++calls; });
     QVERIFY(result.segments.empty());
     QCOMPARE(result.duration_s, 0.0);
     QCOMPARE(result.text(), std::string());
@@ -198,7 +211,10 @@ class TestLongForm : public QObject {
       QVERIFY2(!segment.words.empty(), qPrintable(where + " has tokens but no words\n" + describe(result)));
       std::string joined;
       for (const WordTiming& word : segment.words) {
-        const QString w = where + QString(": word '%1' [%2, %3]").arg(QString::fromStdString(word.text)).arg(word.start_s).arg(word.end_s);
+        const QString w = where + QString(": word '%1' [%2, %3]")
+                                      .arg(QString::fromStdString(word.text))
+                                      .arg(word.start_s)
+                                      .arg(word.end_s);
         joined += word.text;
         QVERIFY2(word.start_s <= word.end_s, qPrintable(w));
         QVERIFY2(word.start_s >= previous_word_start, qPrintable(w + " starts before the previous word"));
@@ -210,8 +226,10 @@ class TestLongForm : public QObject {
       }
       QCOMPARE(QString::fromStdString(joined), QString::fromStdString(segment.text));  // words cover the text
       for (const TokenTiming& token : segment.tokens) {
-        QVERIFY2(token.start_s >= 0.0 && token.end_s >= token.start_s,
-                 qPrintable(where + QString(": token %1 [%2, %3]").arg(token.id).arg(token.start_s).arg(token.end_s)));
+        QVERIFY2(
+            token.start_s >= 0.0 && token.end_s >= token.start_s,
+            qPrintable(where +
+                       QString(": token %1 [%2, %3]").arg(token.id).arg(token.start_s).arg(token.end_s)));
         QVERIFY(token.end_s <= duration + kSlack);
       }
     }
@@ -283,7 +301,8 @@ class TestLongForm : public QObject {
     const TranscriptResult result = transcriber_->transcribe(clip, options);
     QCOMPARE(result.language, std::string("en"));
     bool translate_warning = false;
-    for (const std::string& warning : result.warnings) translate_warning |= warning.find("translate") != std::string::npos;
+    for (const std::string& warning : result.warnings)
+      translate_warning |= warning.find("translate") != std::string::npos;
     QVERIFY2(translate_warning, qPrintable(describe(result)));
   }
 
@@ -315,8 +334,9 @@ class TestLongForm : public QObject {
     test::TempDir dir;
     const auto flac = dir.file("jfk.flac");
     QProcess process;
-    process.start(ffmpeg, {"-nostdin", "-loglevel", "error", "-y", "-i", QString::fromStdString(test::fixture("jfk.wav").string()),
-                           "-c:a", "flac", QString::fromStdString(flac.string())});
+    process.start(ffmpeg, {"-nostdin", "-loglevel", "error", "-y", "-i",
+                           QString::fromStdString(test::fixture("jfk.wav").string()), "-c:a", "flac",
+                           QString::fromStdString(flac.string())});
     QVERIFY(process.waitForFinished(60000));
     QVERIFY2(process.exitStatus() == QProcess::NormalExit && process.exitCode() == 0,
              process.readAllStandardError().constData());
@@ -346,7 +366,8 @@ class TestLongForm : public QObject {
     const LogMel one_shot = transcriber_->mel().compute(jfk_.samples);
     QCOMPARE(one_shot.n_frames, from_wav.mel.n_frames);
     QCOMPARE(one_shot.n_frames_with_audio, from_wav.mel.n_frames_with_audio);
-    QVERIFY(std::memcmp(one_shot.values.data(), from_wav.mel.values.data(), one_shot.values.size() * sizeof(float)) == 0);
+    QVERIFY(std::memcmp(one_shot.values.data(), from_wav.mel.values.data(),
+                        one_shot.values.size() * sizeof(float)) == 0);
   }
 };
 

@@ -40,7 +40,9 @@ constexpr double kDecisiveMargin = 0.15;
 
 using test::GreedyStep;
 
-std::vector<GreedyStep> read_greedy(const std::string& name) { return test::read_greedy_steps(name); }
+std::vector<GreedyStep> read_greedy(const std::string& name) {
+  return test::read_greedy_steps(name);
+}
 
 double top_minus_second(std::span<const float> row) {
   const int best = argmax(row);

@@ -14,13 +14,16 @@ std::filesystem::path fixtures_dir() {
   return std::filesystem::path(NPUSCRIBE_SOURCE_DIR) / ".." / "shared" / "fixtures";
 }
 
-std::filesystem::path fixture(const std::string& name) { return fixtures_dir() / name; }
+std::filesystem::path fixture(const std::string& name) {
+  return fixtures_dir() / name;
+}
 
 std::vector<float> read_f32_file(const std::filesystem::path& path, std::size_t expected_count) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot open " + path.string());
   std::vector<float> values(expected_count);
-  in.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(expected_count * sizeof(float)));
+  in.read(reinterpret_cast<char*>(values.data()),
+          static_cast<std::streamsize>(expected_count * sizeof(float)));
   if (static_cast<std::size_t>(in.gcount()) != expected_count * sizeof(float) || in.peek() != EOF)
     throw std::runtime_error(path.string() + " does not hold exactly " + std::to_string(expected_count) +
                              " floats");

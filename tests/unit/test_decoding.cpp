@@ -198,8 +198,10 @@ class TestDecoding : public QObject {
         std::vector<int> order(logprobs.size());
         std::iota(order.begin(), order.end(), 0);
         const std::size_t keep = static_cast<std::size_t>(beam_size) + 1;
-        std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(keep), order.end(),
-                          [&](int a, int b) { return logprobs[static_cast<std::size_t>(a)] > logprobs[static_cast<std::size_t>(b)]; });
+        std::partial_sort(
+            order.begin(), order.begin() + static_cast<std::ptrdiff_t>(keep), order.end(), [&](int a, int b) {
+              return logprobs[static_cast<std::size_t>(a)] > logprobs[static_cast<std::size_t>(b)];
+            });
         for (std::size_t k = 0; k < keep; ++k) {
           std::vector<int> sequence = prefix;
           sequence.push_back(order[k]);
@@ -212,7 +214,8 @@ class TestDecoding : public QObject {
           }
         }
       }
-      std::stable_sort(scores.begin(), scores.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+      std::stable_sort(scores.begin(), scores.end(),
+                       [](const auto& a, const auto& b) { return a.second > b.second; });
       std::vector<std::pair<std::vector<int>, double>> next, newly_finished;
       for (auto& [sequence, score] : scores) {
         if (sequence.back() == eot_) {
@@ -232,7 +235,8 @@ class TestDecoding : public QObject {
     }
     if (finished.size() < static_cast<std::size_t>(beam_size)) {
       std::vector<std::pair<std::vector<int>, double>> sorted = beams;
-      std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+      std::stable_sort(sorted.begin(), sorted.end(),
+                       [](const auto& a, const auto& b) { return a.second > b.second; });
       for (auto& candidate : sorted) {
         finished.push_back(candidate);
         if (finished.size() >= static_cast<std::size_t>(beam_size)) break;
@@ -241,7 +245,8 @@ class TestDecoding : public QObject {
     std::size_t best = 0;
     double best_score = -std::numeric_limits<double>::infinity();
     for (std::size_t i = 0; i < finished.size(); ++i) {
-      const double score = finished[i].second / static_cast<double>(std::max<std::size_t>(1, finished[i].first.size()));
+      const double score =
+          finished[i].second / static_cast<double>(std::max<std::size_t>(1, finished[i].first.size()));
       if (score > best_score) best_score = score, best = i;
     }
     if (best_sum_logprob) *best_sum_logprob = finished[best].second;
@@ -250,7 +255,8 @@ class TestDecoding : public QObject {
 
   void check_result_invariants(const DecodingResult& result, const DecodingOptions& options) {
     QCOMPARE(result.token_probabilities.size(), result.tokens.size());
-    for (float p : result.token_probabilities) QVERIFY2(p > 0.0f && p <= 1.0f, qPrintable(QString::number(p)));
+    for (float p : result.token_probabilities)
+      QVERIFY2(p > 0.0f && p <= 1.0f, qPrintable(QString::number(p)));
     QVERIFY(result.no_speech_probability >= 0.0 && result.no_speech_probability <= 1.0);
     QVERIFY(static_cast<int>(result.tokens.size()) <= options.max_new_tokens);
     QVERIFY(std::isfinite(result.sum_logprob));
@@ -295,7 +301,8 @@ class TestDecoding : public QObject {
     QTest::addColumn<int>("ts_lo");  // -1: no timestamp allowed
     QTest::addColumn<int>("ts_hi");
 
-    QTest::newRow("first step: only <|0.00|>..<|1.00|>, no text, no eot") << "" << true << false << false << 0 << 50;
+    QTest::newRow("first step: only <|0.00|>..<|1.00|>, no text, no eot")
+        << "" << true << false << false << 0 << 50;
     QTest::newRow("after the initial timestamp (penultimate counts as one): text or eot")
         << "0" << true << true << true << -1 << -1;
     QTest::newRow("late initial timestamp: text or eot") << "50" << true << true << true << -1 << -1;
@@ -303,14 +310,18 @@ class TestDecoding : public QObject {
         << "0 T" << true << true << true << 1 << 1500;
     QTest::newRow("closing timestamp: no text; eot, or a timestamp >= it")
         << "0 T 10" << true << false << true << 10 << 1500;
-    QTest::newRow("closing at <|30.00|>: only <|30.00|> or eot") << "0 T 1500" << true << false << true << 1500 << 1500;
+    QTest::newRow("closing at <|30.00|>: only <|30.00|> or eot")
+        << "0 T 1500" << true << false << true << 1500 << 1500;
     QTest::newRow("pair complete (same time): text or eot, no timestamp")
         << "0 T 10 10" << true << true << true << -1 << -1;
-    QTest::newRow("pair complete (jump): text or eot, no timestamp") << "0 T 10 12" << true << true << true << -1 << -1;
+    QTest::newRow("pair complete (jump): text or eot, no timestamp")
+        << "0 T 10 12" << true << true << true << -1 << -1;
     QTest::newRow("text after a pair: timestamps after the pair only")
         << "0 T 10 12 U" << true << true << true << 13 << 1500;
-    QTest::newRow("monotonic: two text tokens after <|1.00|>") << "50 T U" << true << true << true << 51 << 1500;
-    QTest::newRow("second closing timestamp: >= the last one") << "0 T 10 12 U 40" << true << false << true << 40 << 1500;
+    QTest::newRow("monotonic: two text tokens after <|1.00|>")
+        << "50 T U" << true << true << true << 51 << 1500;
+    QTest::newRow("second closing timestamp: >= the last one")
+        << "0 T 10 12 U 40" << true << false << true << 40 << 1500;
     QTest::newRow("timestamps off, first step: text (blank excepted), no eot")
         << "" << false << true << false << -1 << -1;
     QTest::newRow("timestamps off, later step: text or eot") << "T" << false << true << true << -1 << -1;
@@ -352,7 +363,9 @@ class TestDecoding : public QObject {
     for (int offset = 0; offset <= 1500; ++offset) {
       const bool allowed = ts_lo >= 0 && offset >= ts_lo && offset <= ts_hi;
       QVERIFY2((logits[static_cast<std::size_t>(tb_ + offset)] != kMinusInf) == allowed,
-               qPrintable(QString("timestamp offset %1 (%2)").arg(offset).arg(QString::fromStdString(tok().token_bytes(tb_ + offset)))));
+               qPrintable(QString("timestamp offset %1 (%2)")
+                              .arg(offset)
+                              .arg(QString::fromStdString(tok().token_bytes(tb_ + offset)))));
     }
   }
 
@@ -423,7 +436,8 @@ class TestDecoding : public QObject {
 
   void non_speech_symbols_suppressed() {
     // OpenAI's non_speech_tokens: single-token symbols with and without a leading space, " -" and " '".
-    const std::vector<std::string> suppressed = {"(", " (", "[", " [", "\"", " \"", "#", "*", "@", "~", ">>", " -", " '"};
+    const std::vector<std::string> suppressed = {"(", " (", "[", " [", "\"", " \"", "#",
+                                                 "*", "@",  "~", ">>", " -", " '"};
     const std::vector<std::string> kept = {",", ".", "?", "!", "-", "'", " And", " so"};
     const std::vector<int> sampled = {kAnd};  // a later step, timestamps off: only the symbol rules act
     for (bool non_speech : {true, false}) {
@@ -477,8 +491,9 @@ class TestDecoding : public QObject {
     QByteArray loop;
     for (int i = 0; i < 30; ++i) loop += " no";
     QTest::newRow("no no no x30") << loop << true;
-    QTest::newRow("sentence") << QByteArray(" And so my fellow Americans, ask not what your country can do for you, "
-                                            "ask what you can do for your country.")
+    QTest::newRow("sentence") << QByteArray(
+                                     " And so my fellow Americans, ask not what your country can do for you, "
+                                     "ask what you can do for your country.")
                               << false;
     QTest::newRow("short") << QByteArray(" Hello.") << false;
     QTest::newRow("utf-8") << QByteArray(" Grüße aus München, schöne Straße.") << false;
@@ -487,7 +502,8 @@ class TestDecoding : public QObject {
   void compression_ratio_values() {
     QFETCH(QByteArray, text);
     QFETCH(bool, above_threshold);
-    const double ratio = compression_ratio(std::string_view(text.constData(), static_cast<std::size_t>(text.size())));
+    const double ratio =
+        compression_ratio(std::string_view(text.constData(), static_cast<std::size_t>(text.size())));
     const QByteArray compressed = qCompress(text, -1);
     const double expected = static_cast<double>(text.size()) / static_cast<double>(compressed.size() - 4);
     QCOMPARE(ratio, expected);
@@ -559,23 +575,25 @@ class TestDecoding : public QObject {
     QTest::addColumn<QString>("pieces");
     QTest::addColumn<int>("seek");
     // consecutive pairs at 4 and 7; the unfinished "<|4.00|> T T" is dropped, seek to <|4.00|>.
-    QTest::newRow("pairs, unfinished tail") << "0 T T 100 100 T 200 200 T T" << 10.0 << 3000
-                                            << "0-4 10.00-12.00; 4-7 12.00-14.00" << 400;
+    QTest::newRow("pairs, unfinished tail")
+        << "0 T T 100 100 T 200 200 T T" << 10.0 << 3000 << "0-4 10.00-12.00; 4-7 12.00-14.00" << 400;
     QTest::newRow("pairs, single timestamp ending: whole window")
         << "0 T 50 50 T T 150" << 10.0 << 3000 << "0-3 10.00-11.00; 3-7 11.00-13.00" << 3000;
     QTest::newRow("pair at the very end: seek to it") << "0 T 50 50" << 0.0 << 3000 << "0-3 0.00-1.00" << 100;
-    QTest::newRow("pair with a jump") << "0 T 50 60 U 90" << 0.0 << 3000 << "0-3 0.00-1.00; 3-6 1.20-1.80" << 3000;
+    QTest::newRow("pair with a jump")
+        << "0 T 50 60 U 90" << 0.0 << 3000 << "0-3 0.00-1.00; 3-6 1.20-1.80" << 3000;
     QTest::newRow("no timestamps: the whole window") << "T T U" << 10.0 << 3000 << "0-3 10.00-40.00" << 3000;
     QTest::newRow("no timestamps, short window") << "T T U" << 10.0 << 1100 << "0-3 10.00-21.00" << 1100;
     QTest::newRow("only <|0.00|>: the whole window") << "0 T T" << 10.0 << 3000 << "0-3 10.00-40.00" << 3000;
-    QTest::newRow("one segment, single timestamp ending, no pair") << "0 T T 250" << 10.0 << 3000
-                                                                 << "0-4 10.00-15.00" << 3000;
-    QTest::newRow("one open timestamp after text, no pair") << "0 T 100 U" << 10.0 << 3000 << "0-4 10.00-12.00"
-                                                            << 3000;
+    QTest::newRow("one segment, single timestamp ending, no pair")
+        << "0 T T 250" << 10.0 << 3000 << "0-4 10.00-15.00" << 3000;
+    QTest::newRow("one open timestamp after text, no pair")
+        << "0 T 100 U" << 10.0 << 3000 << "0-4 10.00-12.00" << 3000;
     // 10-s window: <|12.00|> is past its end: the second piece is clamped, the third starts after the audio.
-    QTest::newRow("timestamps beyond the window") << "0 T 400 400 T 600 600 T 1200" << 0.0 << 1000
-                                                  << "0-3 0.00-8.00; 3-6 8.00-10.00" << 1000;
-    QTest::newRow("no pair, last timestamp beyond the window") << "0 T 900" << 5.0 << 500 << "0-3 5.00-10.00" << 500;
+    QTest::newRow("timestamps beyond the window")
+        << "0 T 400 400 T 600 600 T 1200" << 0.0 << 1000 << "0-3 0.00-8.00; 3-6 8.00-10.00" << 1000;
+    QTest::newRow("no pair, last timestamp beyond the window")
+        << "0 T 900" << 5.0 << 500 << "0-3 5.00-10.00" << 500;
     QTest::newRow("empty") << "" << 0.0 << 3000 << "" << 3000;
   }
 
@@ -631,7 +649,8 @@ class TestDecoding : public QObject {
     QCOMPARE(scores[0].index, 2);
     QCOMPARE(scores[1].index, 6);
     QCOMPARE(scores[2].index, 0);
-    QCOMPARE(std::string(whisper_language_codes()[static_cast<std::size_t>(scores[0].index)]), std::string("de"));
+    QCOMPARE(std::string(whisper_language_codes()[static_cast<std::size_t>(scores[0].index)]),
+             std::string("de"));
     const double denominator = std::exp(5.0) + std::exp(3.0) + std::exp(1.0) + 96.0;
     QVERIFY(std::abs(scores[0].probability - std::exp(5.0) / denominator) < 1e-6);
     QVERIFY(std::abs(scores[3].probability - 1.0 / denominator) < 1e-6);
@@ -748,7 +767,8 @@ class TestDecoding : public QObject {
     QTest::addColumn<QByteArray>("text");
     QTest::newRow("jfk") << QByteArray(" And so my fellow Americans");
     QTest::newRow("digits, punctuation, contractions") << QByteArray("It's 2024, isn't it?");
-    QTest::newRow("more contractions") << QByteArray(" We'll see: they're here, you've won, I'd go, I'm done.");
+    QTest::newRow("more contractions")
+        << QByteArray(" We'll see: they're here, you've won, I'd go, I'm done.");
     QTest::newRow("spaces and newline") << QByteArray("  two  spaces\nand a newline");
     // The fixture's vocabulary (whisper.cpp's for-tests file) stores the 68 lone bytes >= 0x80 as U+FFFD and
     // no partial characters, so only characters that are whole tokens can be encoded with it.
@@ -842,14 +862,16 @@ class TestDecoding : public QObject {
     QCOMPARE(words.back().second, static_cast<int>(tokens.size()));
     QCOMPARE(words[0].second, words[1].first);
     std::string second;
-    for (int i = words[1].first; i < words[1].second; ++i) second += tok().token_bytes(tokens[static_cast<std::size_t>(i)]);
+    for (int i = words[1].first; i < words[1].second; ++i)
+      second += tok().token_bytes(tokens[static_cast<std::size_t>(i)]);
     QCOMPARE(second, std::string(" fellowship"));
   }
 
   void split_words_on_characters() {
-    // The fixture vocabulary has no partial UTF-8 tokens, so a small hand-made one: "你" (E4 BD A0) split over
-    // two tokens, "好" (E5 A5 BD) whole, "世界" split 2 + 4 bytes, and ASCII.
-    const std::vector<std::string> vocabulary = {"\xE4\xBD", "\xA0", "\xE5\xA5\xBD", "\xE4\xB8", "\x96\xE7\x95\x8C", " a", "b"};
+    // The fixture vocabulary has no partial UTF-8 tokens, so a small hand-made one: "你" (E4 BD A0) split
+    // over two tokens, "好" (E5 A5 BD) whole, "世界" split 2 + 4 bytes, and ASCII.
+    const std::vector<std::string> vocabulary = {
+        "\xE4\xBD", "\xA0", "\xE5\xA5\xBD", "\xE4\xB8", "\x96\xE7\x95\x8C", " a", "b"};
     const Tokenizer small(vocabulary, tiny_hparams(51864));
     const std::vector<int> tokens = {0, 1, 2, 3, 4};
     QCOMPARE(small.decode(tokens), std::string("\xE4\xBD\xA0\xE5\xA5\xBD\xE4\xB8\x96\xE7\x95\x8C"));
@@ -868,8 +890,9 @@ class TestDecoding : public QObject {
   }
 
   void alignment_heads_presets() {
-    QCOMPARE(alignment_heads(model_->hparams()),
-             (std::vector<std::pair<int, int>>{{1, 0}, {2, 0}, {2, 5}, {3, 0}, {3, 1}, {3, 2}, {3, 3}, {3, 4}}));
+    QCOMPARE(
+        alignment_heads(model_->hparams()),
+        (std::vector<std::pair<int, int>>{{1, 0}, {2, 0}, {2, 5}, {3, 0}, {3, 1}, {3, 2}, {3, 3}, {3, 4}}));
     QCOMPARE(alignment_heads(tiny_hparams(51865)),
              (std::vector<std::pair<int, int>>{{2, 2}, {3, 0}, {3, 2}, {3, 3}, {3, 4}, {3, 5}}));
     // Unknown shape (6 layers of 384, 6 heads): every head of layers 3..5.
@@ -920,7 +943,8 @@ class TestDecoding : public QObject {
     transcriber_->decoder().decode(prompt, cross_, cache, all_rows, LogitsRows::all);
     const std::vector<float> sot_row(all_rows.begin() + static_cast<std::ptrdiff_t>(sot_index) * kVocab,
                                      all_rows.begin() + static_cast<std::ptrdiff_t>(sot_index + 1) * kVocab);
-    const double no_speech = std::exp(log_softmax_row(sot_row)[static_cast<std::size_t>(tok().special().nosp)]);
+    const double no_speech =
+        std::exp(log_softmax_row(sot_row)[static_cast<std::size_t>(tok().special().nosp)]);
     QVERIFY2(std::abs(no_speech - greedy.no_speech_probability) < 1e-5,
              qPrintable(QString("%1 vs %2").arg(no_speech).arg(greedy.no_speech_probability)));
     std::vector<float> logits(all_rows.end() - kVocab, all_rows.end());
@@ -936,14 +960,16 @@ class TestDecoding : public QObject {
       if (token == eot_) break;
       QVERIFY2(static_cast<std::size_t>(step) < greedy.tokens.size(), "greedy stopped early");
       QCOMPARE(token, greedy.tokens[static_cast<std::size_t>(step)]);
-      QVERIFY(std::abs(std::exp(logprob) - greedy.token_probabilities[static_cast<std::size_t>(step)]) < 1e-4);
+      QVERIFY(std::abs(std::exp(logprob) - greedy.token_probabilities[static_cast<std::size_t>(step)]) <
+              1e-4);
       sampled.push_back(token);
       if (step + 1 == options.max_new_tokens) break;
       const int next[] = {token};
       transcriber_->decoder().decode(next, cross_, cache, logits, LogitsRows::last);
     }
     QCOMPARE(sampled, greedy.tokens);
-    QVERIFY2(std::abs(sum - greedy.sum_logprob) < 1e-3, qPrintable(QString("%1 vs %2").arg(sum).arg(greedy.sum_logprob)));
+    QVERIFY2(std::abs(sum - greedy.sum_logprob) < 1e-3,
+             qPrintable(QString("%1 vs %2").arg(sum).arg(greedy.sum_logprob)));
   }
 
   void greedy_without_timestamps() {

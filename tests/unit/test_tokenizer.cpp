@@ -624,16 +624,12 @@ void TestTokenizer::promptMultilingual() {
   const std::vector<std::string> no_vocabulary;
   const Tokenizer multilingual(no_vocabulary, hparams_with_vocab(51865));
   // sot 50258, language index 2 ("de") = sot + 3 = 50261, translate 50358, notimestamps 50363.
-  QCOMPARE(ids_text(no_timestamp_prompt(multilingual, 2, true)),
-           ids_text({50258, 50258 + 3, 50358, 50363}));
-  QCOMPARE(ids_text(no_timestamp_prompt(multilingual, 0, false)),
-           ids_text({50258, 50259, 50359, 50363}));
+  QCOMPARE(ids_text(no_timestamp_prompt(multilingual, 2, true)), ids_text({50258, 50258 + 3, 50358, 50363}));
+  QCOMPARE(ids_text(no_timestamp_prompt(multilingual, 0, false)), ids_text({50258, 50259, 50359, 50363}));
 
   const Tokenizer large_v3(no_vocabulary, hparams_with_vocab(51866));
-  QCOMPARE(ids_text(no_timestamp_prompt(large_v3, 99, true)),
-           ids_text({50258, 50358, 50359, 50364}));
-  QCOMPARE(ids_text(no_timestamp_prompt(large_v3, 2, false)),
-           ids_text({50258, 50261, 50360, 50364}));
+  QCOMPARE(ids_text(no_timestamp_prompt(large_v3, 99, true)), ids_text({50258, 50358, 50359, 50364}));
+  QCOMPARE(ids_text(no_timestamp_prompt(large_v3, 2, false)), ids_text({50258, 50261, 50360, 50364}));
 }
 
 QTEST_GUILESS_MAIN(TestTokenizer)

@@ -25,7 +25,8 @@ void CpuEncoderBackend::conv_stem(const MelWindow& mel, Activations& x) {
   const int n_out = n_frames / 2;
   {
     // conv1 (k=3, stride 1, pad 1) as im2col + GEMM: row t holds mel[c][t-1..t+1] for every channel c.
-    ScopedKernelTimer timer(profile_sink_, "encoder.conv1", "cpu", ops::linear_flops(n_frames, weights.conv1));
+    ScopedKernelTimer timer(profile_sink_, "encoder.conv1", "cpu",
+                            ops::linear_flops(n_frames, weights.conv1));
     const int cols = mel.n_mels * 3;
     im2col_.resize(n_frames, cols);
 #pragma omp parallel for schedule(static)
@@ -40,7 +41,8 @@ void CpuEncoderBackend::conv_stem(const MelWindow& mel, Activations& x) {
       }
     }
     hidden_.resize(n_frames, d);
-    ops::linear(im2col_.values.data(), n_frames, weights.conv1, weights.conv1_bias.data(), hidden_.values.data());
+    ops::linear(im2col_.values.data(), n_frames, weights.conv1, weights.conv1_bias.data(),
+                hidden_.values.data());
     ops::gelu(hidden_.values.data(), hidden_.values.size());
   }
   {
@@ -87,8 +89,8 @@ void CpuEncoderBackend::self_attention(const Activations& q, const Activations& 
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n_ctx, head_dim, 1.0f, q.row(q0) + offset, d,
                   k.values.data() + offset, d, 0.0f, scores.data(), n_ctx);
       ops::softmax_rows_unnormalized(scores.data(), rows, n_ctx, scale, row_sums.data());
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, head_dim, n_ctx, 1.0f, scores.data(), n_ctx,
-                  v.values.data() + offset, d, 0.0f, out.row(q0) + offset, d);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, head_dim, n_ctx, 1.0f, scores.data(),
+                  n_ctx, v.values.data() + offset, d, 0.0f, out.row(q0) + offset, d);
       for (int r = 0; r < rows; ++r) {
         float* row = out.row(q0 + r) + offset;
         const float inverse = 1.0f / row_sums[static_cast<std::size_t>(r)];
@@ -108,22 +110,24 @@ void CpuEncoderBackend::encoder_block(int layer, Activations& x) {
   ops::layer_norm(x.values.data(), n_ctx, d, block.attn_ln.gamma.data(), block.attn_ln.beta.data(),
                   normed_.values.data());
   {
-    ScopedKernelTimer timer(profile_sink_, "encoder.qkv", "cpu", 3 * ops::linear_flops(n_ctx, block.attn.query),
-                            0, layer);
+    ScopedKernelTimer timer(profile_sink_, "encoder.qkv", "cpu",
+                            3 * ops::linear_flops(n_ctx, block.attn.query), 0, layer);
     query_.resize(n_ctx, d);
     key_.resize(n_ctx, d);
     value_.resize(n_ctx, d);
-    ops::linear(normed_.values.data(), n_ctx, block.attn.query, block.attn.query_bias.data(), query_.values.data());
+    ops::linear(normed_.values.data(), n_ctx, block.attn.query, block.attn.query_bias.data(),
+                query_.values.data());
     ops::linear(normed_.values.data(), n_ctx, block.attn.key, nullptr, key_.values.data());
-    ops::linear(normed_.values.data(), n_ctx, block.attn.value, block.attn.value_bias.data(), value_.values.data());
+    ops::linear(normed_.values.data(), n_ctx, block.attn.value, block.attn.value_bias.data(),
+                value_.values.data());
   }
   {
     ScopedKernelTimer timer(profile_sink_, "encoder.attention", "cpu", 4.0 * n_ctx * n_ctx * d, 0, layer);
     self_attention(query_, key_, value_, attended_, heads);
   }
   {
-    ScopedKernelTimer timer(profile_sink_, "encoder.attn_out", "cpu", ops::linear_flops(n_ctx, block.attn.out), 0,
-                            layer);
+    ScopedKernelTimer timer(profile_sink_, "encoder.attn_out", "cpu",
+                            ops::linear_flops(n_ctx, block.attn.out), 0, layer);
     ops::linear(attended_.values.data(), n_ctx, block.attn.out, block.attn.out_bias.data(), x.values.data(),
                 /*accumulate=*/true);
   }
@@ -131,8 +135,8 @@ void CpuEncoderBackend::encoder_block(int layer, Activations& x) {
                   normed_.values.data());
   {
     ScopedKernelTimer timer(profile_sink_, "encoder.mlp", "cpu",
-                            ops::linear_flops(n_ctx, block.mlp.up) + ops::linear_flops(n_ctx, block.mlp.down), 0,
-                            layer);
+                            ops::linear_flops(n_ctx, block.mlp.up) + ops::linear_flops(n_ctx, block.mlp.down),
+                            0, layer);
     hidden_.resize(n_ctx, block.mlp.up.rows);
     ops::linear(normed_.values.data(), n_ctx, block.mlp.up, block.mlp.up_bias.data(), hidden_.values.data());
     ops::gelu(hidden_.values.data(), hidden_.values.size());
