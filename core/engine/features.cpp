@@ -1,28 +1,8 @@
 #include "engine/features.h"
 
-#include <cmath>
-
 #include "dsp/streaming_log_mel.h"
 
 namespace npuscribe {
-
-void HopLevelMeter::push(std::span<const float> samples) {
-  for (float sample : samples) {
-    sum_sq_ += static_cast<double>(sample) * sample;
-    if (++count_ == kWhisperHopLength) {
-      levels_.push_back(static_cast<float>(std::sqrt(sum_sq_ / count_)));
-      sum_sq_ = 0.0;
-      count_ = 0;
-    }
-  }
-}
-
-std::vector<float> HopLevelMeter::finish() {
-  if (count_ > 0) levels_.push_back(static_cast<float>(std::sqrt(sum_sq_ / count_)));
-  sum_sq_ = 0.0;
-  count_ = 0;
-  return std::move(levels_);
-}
 
 AudioFeatures features_from_file(const std::filesystem::path& path, const MelFilterBank& filters,
                                  const FeatureOptions& options, DecodeReport* report) {

@@ -22,16 +22,4 @@ struct FeatureOptions {
 AudioFeatures features_from_file(const std::filesystem::path& path, const MelFilterBank& filters,
                                  const FeatureOptions& options = {}, DecodeReport* report = nullptr);
 
-// Running RMS per 160-sample hop across arbitrary chunk boundaries.
-class HopLevelMeter {
- public:
-  void push(std::span<const float> samples);
-  std::vector<float> finish();  // includes the last partial hop
-
- private:
-  std::vector<float> levels_;
-  double sum_sq_ = 0.0;
-  int count_ = 0;
-};
-
 }  // namespace npuscribe

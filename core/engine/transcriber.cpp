@@ -39,16 +39,28 @@ int language_index(const std::string& code) {
               "'; use a Whisper language code such as en, de, fr, es, zh, ja, or 'auto' to detect it.");
 }
 
-std::vector<float> hop_rms(std::span<const float> samples) {
-  std::vector<float> levels((samples.size() + kWhisperHopLength - 1) / kWhisperHopLength);
-  for (std::size_t hop = 0; hop < levels.size(); ++hop) {
-    const std::size_t begin = hop * kWhisperHopLength;
-    const std::size_t end = std::min(samples.size(), begin + kWhisperHopLength);
-    double sum_sq = 0;
-    for (std::size_t i = begin; i < end; ++i) sum_sq += static_cast<double>(samples[i]) * samples[i];
-    levels[hop] = static_cast<float>(std::sqrt(sum_sq / static_cast<double>(end - begin)));
+void HopLevelMeter::push(std::span<const float> samples) {
+  for (float sample : samples) {
+    sum_sq_ += static_cast<double>(sample) * sample;
+    if (++count_ == kWhisperHopLength) {
+      levels_.push_back(static_cast<float>(std::sqrt(sum_sq_ / count_)));
+      sum_sq_ = 0.0;
+      count_ = 0;
+    }
   }
-  return levels;
+}
+
+std::vector<float> HopLevelMeter::finish() {
+  if (count_ > 0) levels_.push_back(static_cast<float>(std::sqrt(sum_sq_ / count_)));
+  sum_sq_ = 0.0;
+  count_ = 0;
+  return std::move(levels_);
+}
+
+std::vector<float> hop_rms(std::span<const float> samples) {
+  HopLevelMeter meter;
+  meter.push(samples);
+  return meter.finish();
 }
 
 bool needs_fallback(const DecodingResult& result, const TranscribeOptions& options) {

@@ -48,6 +48,18 @@ struct AudioFeatures {
   double duration_s = 0.0;
 };
 
+// Running RMS per 160-sample hop across arbitrary chunk boundaries (streaming decoders push chunks).
+class HopLevelMeter {
+ public:
+  void push(std::span<const float> samples);
+  std::vector<float> finish();  // includes the last partial hop
+
+ private:
+  std::vector<float> levels_;
+  double sum_sq_ = 0.0;
+  int count_ = 0;
+};
+
 // RMS of each 160-sample hop of the samples (the last partial hop included).
 std::vector<float> hop_rms(std::span<const float> samples);
 

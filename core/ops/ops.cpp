@@ -187,10 +187,11 @@ void layer_norm(const float* x, int rows, int cols, const float* gamma, const fl
   }
 }
 
-void add_bias_rows(float* x, int rows, int cols, const float* bias) {
+void add_bias_rows(float* x, int rows, int cols, const float* bias, int stride) {
+  const std::size_t row_stride = static_cast<std::size_t>(stride > 0 ? stride : cols);
 #pragma omp parallel for schedule(static) if (rows > 64 && !omp_in_parallel())
   for (int r = 0; r < rows; ++r) {
-    float* row = x + static_cast<std::size_t>(r) * cols;
+    float* row = x + static_cast<std::size_t>(r) * row_stride;
     for (int c = 0; c < cols; ++c) row[c] += bias[c];
   }
 }
@@ -457,13 +458,7 @@ void linear(const float* x, int m, int x_stride, const WeightMatrix& w, const fl
   const float beta = (accumulate || bias) ? 1.0f : 0.0f;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, w.rows, w.cols, 1.0f, x, x_stride, weights, w.cols,
               beta, y, y_stride);
-  if (bias && accumulate) {
-#pragma omp parallel for schedule(static) if (m > 64 && !omp_in_parallel())
-    for (int r = 0; r < m; ++r) {
-      float* row = y + static_cast<std::size_t>(r) * y_stride;
-      for (int c = 0; c < w.rows; ++c) row[c] += bias[c];
-    }
-  }
+  if (bias && accumulate) add_bias_rows(y, m, w.rows, bias, y_stride);
 }
 
 double measure_sgemm_gflops(int m, int n, int k, int runs) {

@@ -42,8 +42,8 @@ inline void linear(const float* x, int m, const WeightMatrix& w, const float* bi
 // through dequantize_row (bit-exact with ggml).
 void widen_rows(const WeightMatrix& w, int row_begin, int row_end, float* out);
 
-// x[r][c] += bias[c]
-void add_bias_rows(float* x, int rows, int cols, const float* bias);
+// x[r][c] += bias[c], rows `stride` floats apart (0: cols).
+void add_bias_rows(float* x, int rows, int cols, const float* bias, int stride = 0);
 
 // Floating-point operations of linear() for m rows (for GFLOP/s reports).
 inline double linear_flops(int m, const WeightMatrix& w) {
