@@ -4,7 +4,10 @@ set -eu
 packages="build-essential cmake ninja-build pkg-config git
   libopenblas-openmp-dev libfftw3-dev zlib1g-dev libavformat-dev libavcodec-dev libswresample-dev libavutil-dev libcli11-dev nlohmann-json3-dev
   qt6-base-dev libgl-dev libcurl4-openssl-dev libssl-dev
-  sox espeak-ng ffmpeg"
+  libqcustomplot-dev portaudio19-dev libwebrtc-audio-processing-dev libxtst-dev
+  qt6-wayland qt6-image-formats-plugins qt6-svg-dev
+  sox espeak-ng ffmpeg pulseaudio pulseaudio-utils libasound2-plugins xvfb xauth
+  squashfs-tools libsquashfuse-dev libfuse3-dev fuse3 desktop-file-utils appstream patchelf file"
 if [ "$(id -u)" -eq 0 ]; then as_root=""; else as_root="sudo"; fi
 missing=""
 for package in $packages; do

@@ -11,8 +11,16 @@
 
 #include "model/whisper_model.h"
 #include "profile/profile.h"
+#include "util/error.h"
 
 namespace npuscribe {
+
+// A device failed while running a stage (timeout, device lost, launch error). The backend leaves its
+// input untouched, so the engine reruns the stage on the CPU: the window loses nothing.
+class DeviceFailure : public Error {
+ public:
+  using Error::Error;
+};
 
 enum class EncoderStage { conv_stem = 1, block = 2, post_norm = 3 };
 
@@ -49,6 +57,10 @@ class EncoderBackend {
   virtual void conv_stem(const MelWindow& mel, Activations& x);
   // x [n_audio_ctx][d] -> x, in place: x += attn(LN(x)); x += mlp(LN(x)).
   virtual void encoder_block(int layer, Activations& x);
+  // Layers [first_layer, first_layer + layer_count) in order. The default calls encoder_block() per layer;
+  // a device backend overrides it to batch the launches (an XRT runlist). On DeviceFailure x holds the
+  // output of the last layer that completed, and *completed_layers says how many did.
+  virtual void encoder_blocks(int first_layer, int layer_count, Activations& x, int* completed_layers);
   // x -> ln_post(x), in place.
   virtual void post_norm(Activations& x);
 

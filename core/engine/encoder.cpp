@@ -50,7 +50,13 @@ Activations Encoder::conv_stem(const LogMel& mel, int frame_offset) {
   const MelWindow view{window.data(), model_->hparams().n_mels, 2 * model_->hparams().n_audio_ctx,
                        2 * model_->hparams().n_audio_ctx};
   Activations x;
-  backend_for(EncoderStage::conv_stem).conv_stem(view, x);
+  EncoderBackend& backend = backend_for(EncoderStage::conv_stem);
+  try {
+    backend.conv_stem(view, x);
+  } catch (const DeviceFailure& failure) {
+    report_failure("the conv stem", failure);
+    cpu_->conv_stem(view, x);
+  }
   return x;
 }
 
@@ -60,11 +66,32 @@ Activations Encoder::encode(const LogMel& mel, int frame_offset) {
   Activations x = conv_stem(mel, frame_offset);
   const std::vector<float>& positional = model_->encoder().positional_embedding;
   for (std::size_t i = 0; i < x.values.size(); ++i) x.values[i] += positional[i];
-  for (int layer = 0; layer < model_->hparams().n_audio_layer; ++layer) {
-    backend_for(EncoderStage::block).encoder_block(layer, x);
+  const int layer_count = model_->hparams().n_audio_layer;
+  int completed_layers = 0;
+  EncoderBackend& blocks = backend_for(EncoderStage::block);
+  try {
+    blocks.encoder_blocks(0, layer_count, x, &completed_layers);
+  } catch (const DeviceFailure& failure) {
+    // x holds the output of the last layer that completed: the CPU carries on from there.
+    report_failure(("encoder layer " + std::to_string(completed_layers)).c_str(), failure);
+    for (int layer = completed_layers; layer < layer_count; ++layer) cpu_->encoder_block(layer, x);
   }
-  backend_for(EncoderStage::post_norm).post_norm(x);
+  EncoderBackend& norm = backend_for(EncoderStage::post_norm);
+  try {
+    norm.post_norm(x);
+  } catch (const DeviceFailure& failure) {
+    report_failure("the final LayerNorm", failure);
+    cpu_->post_norm(x);
+  }
   return x;
+}
+
+void Encoder::report_failure(const char* stage, const DeviceFailure& failure) {
+  ++device_failures_;
+  if (notice_handler_) {
+    notice_handler_(std::string(backend_name()) + " failed in " + stage + ": " + failure.what() +
+                    " This window was finished on the CPU; nothing is lost.");
+  }
 }
 
 double encoder_flops(const WhisperHparams& h) {

@@ -2,7 +2,9 @@
 // backend taking any stage the primary does not support.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "backend/backend.h"
 #include "dsp/log_mel.h"
@@ -25,14 +27,24 @@ class Encoder {
   void set_profile_sink(ProfileSink* sink);
   std::string_view backend_name() const;
 
+  // Called (on the encoding thread) when the primary backend's device fails and a stage falls back to
+  // the CPU for the current window. The message is for the user.
+  using NoticeHandler = std::function<void(const std::string& message)>;
+  void set_notice_handler(NoticeHandler handler) { notice_handler_ = std::move(handler); }
+  int device_failures() const { return device_failures_; }
+
  private:
   EncoderBackend& backend_for(EncoderStage stage);
   std::vector<float> window_of(const LogMel& mel, int frame_offset) const;
 
-  std::shared_ptr<const WhisperModel> model_;
   std::unique_ptr<EncoderBackend> cpu_;
   std::unique_ptr<EncoderBackend> primary_;
+  void report_failure(const char* stage, const DeviceFailure& failure);
+
+  std::shared_ptr<const WhisperModel> model_;
   ProfileSink* profile_sink_ = nullptr;
+  NoticeHandler notice_handler_;
+  int device_failures_ = 0;
 };
 
 // Floating-point operations of one encoder pass (for GFLOP/s figures).
