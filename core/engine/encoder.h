@@ -36,12 +36,11 @@ class Encoder {
  private:
   EncoderBackend& backend_for(EncoderStage stage);
   std::vector<float> window_of(const LogMel& mel, int frame_offset) const;
-
-  std::unique_ptr<EncoderBackend> cpu_;
-  std::unique_ptr<EncoderBackend> primary_;
   void report_failure(const char* stage, const DeviceFailure& failure);
 
   std::shared_ptr<const WhisperModel> model_;
+  std::unique_ptr<EncoderBackend> cpu_;
+  std::unique_ptr<EncoderBackend> primary_;
   ProfileSink* profile_sink_ = nullptr;
   NoticeHandler notice_handler_;
   int device_failures_ = 0;
