@@ -25,6 +25,66 @@ struct NpuTopology {
   int compute_tiles() const { return columns * compute_rows; }
 };
 
+// Tile ids in KernelEvent::tile for NPU events (the GUI tile map and the trace writer decode them):
+//   compute tile (column c, row r = 2..5)  c * 4 + (r - 2)   0..15
+//   memory tile of column c (row 1)        100 + c
+//   shim tile of column c (row 0)          200 + c
+//   host work                              -1 (kHostTile)
+inline constexpr int kHostTile = -1;
+inline constexpr int kFirstComputeRow = 2;
+inline constexpr int kComputeRowsPerColumn = 4;
+inline constexpr int kMemtileIdBase = 100;
+inline constexpr int kShimIdBase = 200;
+
+constexpr int compute_tile_id(int column, int row) {
+  return column * kComputeRowsPerColumn + (row - kFirstComputeRow);
+}
+constexpr int memtile_id(int column) {
+  return kMemtileIdBase + column;
+}
+constexpr int shim_tile_id(int column) {
+  return kShimIdBase + column;
+}
+
+enum class NpuTileKind { host = 0, compute = 1, memtile = 2, shim = 3 };
+
+constexpr NpuTileKind tile_kind(int tile_id) {
+  if (tile_id >= kShimIdBase) return NpuTileKind::shim;
+  if (tile_id >= kMemtileIdBase) return NpuTileKind::memtile;
+  if (tile_id >= 0) return NpuTileKind::compute;
+  return NpuTileKind::host;
+}
+// Array column of any tile id (-1 for host work).
+constexpr int tile_column(int tile_id) {
+  switch (tile_kind(tile_id)) {
+    case NpuTileKind::shim:
+      return tile_id - kShimIdBase;
+    case NpuTileKind::memtile:
+      return tile_id - kMemtileIdBase;
+    case NpuTileKind::compute:
+      return tile_id / kComputeRowsPerColumn;
+    case NpuTileKind::host:
+      break;
+  }
+  return -1;
+}
+// Array row of any tile id: 0 shim, 1 memtile, 2..5 compute, -1 host.
+constexpr int tile_row(int tile_id) {
+  switch (tile_kind(tile_id)) {
+    case NpuTileKind::shim:
+      return 0;
+    case NpuTileKind::memtile:
+      return 1;
+    case NpuTileKind::compute:
+      return kFirstComputeRow + tile_id % kComputeRowsPerColumn;
+    case NpuTileKind::host:
+      break;
+  }
+  return -1;
+}
+static_assert(compute_tile_id(3, 5) == 15 && tile_column(15) == 3 && tile_row(15) == 5);
+static_assert(tile_column(memtile_id(2)) == 2 && tile_row(shim_tile_id(1)) == 0);
+
 // One encoder layer packed for the device in the layout the layer design reads (kernels/encoder_layer.h):
 // int8 weights with per-output-channel scales, biases, LayerNorm parameters.
 struct NpuLayerImage {
@@ -43,7 +103,7 @@ class NpuDevice {
  public:
   virtual ~NpuDevice() = default;
   virtual std::string_view backend_name() const = 0;  // "npu" or "npu-sim"
-  virtual std::string description() const = 0;       // for the status bar and `npuscribe inspect`
+  virtual std::string description() const = 0;        // for the status bar and `npuscribe inspect`
   virtual TimingSource timing_source() const = 0;     // measured (hardware) or modelled (emulator)
   virtual NpuTopology topology() const = 0;
 
