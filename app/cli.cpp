@@ -28,53 +28,14 @@
 #include "model/model_registry.h"
 #include "model/whisper_model.h"
 #include "ops/ops.h"
+#include "profile/statistics.h"
 #include "util/error.h"
 #include "util/parallel.h"
 
 namespace {
 
 using namespace npuscribe;
-
-constexpr int kExitRuntimeError = 1;
-constexpr int kExitUsageError = 2;
-
-struct CommonOptions {
-  std::string model_path;
-  int threads = 0;
-};
-
-void add_common_options(CLI::App& command, CommonOptions& common) {
-  command.add_option(
-      "-m,--model", common.model_path,
-      "model name (base.en, see `npuscribe models list`) or ggml .bin file; default: $NPUSCRIBE_MODEL");
-  command.add_option("-t,--threads", common.threads, "worker threads (default: all cores)")
-      ->check(CLI::Range(1, 256));
-}
-
-std::shared_ptr<const WhisperModel> load_model_for(const CommonOptions& common) {
-  set_thread_count(common.threads);
-  std::string path = common.model_path;
-  if (path.empty()) {
-    const char* from_env = std::getenv("NPUSCRIBE_MODEL");
-    if (!from_env || !*from_env)
-      throw CLI::ValidationError(
-          "--model", "no model given: pass --model PATH/TO/ggml-MODEL.bin or set NPUSCRIBE_MODEL");
-    path = from_env;
-  }
-  return WhisperModel::load(resolve_model(path));
-}
-
-void print_warnings(const std::string& file, const std::vector<std::string>& warnings) {
-  for (const std::string& warning : warnings)
-    std::fprintf(stderr, "warning: %s: %s\n", file.c_str(), warning.c_str());
-}
-
-MonoAudio load_audio(const std::string& path) {
-  DecodeReport report;
-  MonoAudio audio = load_audio_file(path, -1, &report);
-  print_warnings(path, report.warnings);
-  return audio;
-}
+using namespace npuscribe::cli;
 
 void write_f32(const std::string& path, const std::vector<float>& values) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -137,14 +98,6 @@ void install_interrupt_handler() {
   sigaction(SIGINT, &action, nullptr);
 }
 
-std::vector<float> fallback_temperatures(float start, float increment) {
-  std::vector<float> temperatures;
-  if (increment <= 0.0f) return {start};
-  for (float t = start; t <= 1.0f + 1e-6f; t += increment) temperatures.push_back(t);
-  if (temperatures.empty()) temperatures.push_back(start);
-  return temperatures;
-}
-
 int run_transcribe(const TranscribeArgs& args) {
   const OutputFormat format = parse_output_format(args.format);
   if (!args.output_file.empty() && args.files.size() > 1)
@@ -158,8 +111,13 @@ int run_transcribe(const TranscribeArgs& args) {
     throw CLI::ValidationError("--task", "'" + args.task + "' is not a task; use transcribe or translate");
   if (args.language != "auto") language_index(args.language);  // unknown codes fail before any work
 
+  const BackendKind backend_kind = backend_kind_of(args.common);
+  (void)backend_kind;  // an unknown backend is a usage error before any work
   auto model = load_model_for(args.common);
-  Transcriber transcriber(model);
+  Transcriber transcriber(model, choose_backend(args.common, model).backend);
+  // A device failure mid-run: the window is finished on the CPU; the user should know why it got slower.
+  transcriber.encoder().set_notice_handler(
+      [](const std::string& message) { std::fprintf(stderr, "warning: %s\n", message.c_str()); });
   TranscribeOptions options;
   options.language = args.language;
   options.translate = args.task == "translate";
@@ -275,10 +233,11 @@ int run_inspect(const InspectArgs& args) {
   // Validate everything the user typed before minutes of work.
   const std::vector<int> tokens =
       args.logits_path.empty() ? std::vector<int>{} : parse_token_list(args.tokens_text);
+  backend_kind_of(args.common);
   auto model = load_model_for(args.common);
   const WhisperHparams& h = model->hparams();
   const MonoAudio audio = load_audio(args.audio_path);
-  Transcriber transcriber(model);
+  Transcriber transcriber(model, choose_backend(args.common, model).backend);
   const LogMel mel = transcriber.mel().compute(audio.samples);
   if (!args.mel_path.empty()) write_f32(args.mel_path, mel.values);
   if (!args.conv_path.empty()) {
@@ -339,6 +298,7 @@ double best_ms(int runs, Function&& function) {
 }
 
 int run_bench(const BenchArgs& args) {
+  backend_kind_of(args.common);
   auto model = load_model_for(args.common);
   const WhisperHparams& h = model->hparams();
   MonoAudio audio;
@@ -350,10 +310,12 @@ int run_bench(const BenchArgs& args) {
   } else {
     audio = load_audio(args.audio_path);
   }
-  Transcriber transcriber(model);
-  std::printf("model: %s (%s, d=%d, %d+%d layers), threads: %d, audio: %.1f s\n",
+  BackendChoice backend = choose_backend(args.common, model);
+  const std::string backend_name = backend.name;
+  Transcriber transcriber(model, std::move(backend.backend));
+  std::printf("model: %s (%s, d=%d, %d+%d layers), threads: %d, audio: %.1f s, encoder backend: %s\n",
               args.common.model_path.c_str(), h.size_name().c_str(), h.n_audio_state, h.n_audio_layer,
-              h.n_text_layer, thread_count(), audio.duration_s());
+              h.n_text_layer, thread_count(), audio.duration_s(), backend_name.c_str());
 
   LogMel mel;
   const double mel_ms = best_ms(args.runs, [&] { mel = transcriber.mel().compute(audio.samples); });
@@ -425,15 +387,20 @@ int run_bench(const BenchArgs& args) {
   std::printf("encoder:  %8.2f ms per 30-s window, %.1f GFLOP/s\n", encoder_ms, encoder_gflops);
   std::printf("sgemm:    %8.1f GFLOP/s on %dx%dx%d (OpenBLAS, same run)\n", sgemm_gflops, m, n, k);
   std::printf("encoder/sgemm throughput ratio: %.2f\n", encoder_gflops / sgemm_gflops);
-  std::map<std::string, std::pair<double, double>> by_kernel;  // kernel -> (ms, flop)
-  for (const KernelEvent& event : recorder.events()) {
-    if (event.kernel == "encoder") continue;
-    by_kernel[event.kernel].first += event.duration_ns * 1e-6;
-    by_kernel[event.kernel].second += static_cast<double>(event.operations);
+  const std::vector<KernelEvent> encoder_events = recorder.events();
+  const double modelled_ms = modelled_span_ms(encoder_events);
+  if (modelled_ms > 0.0) {
+    std::printf(
+        "encoder:  %8.2f ms per 30-s window modelled on the NPU (the layers; %.2f ms measured "
+        "emulator wall time for the whole pass, host stages included)\n",
+        modelled_ms, encoder_ms);
   }
-  for (const auto& [kernel, totals] : by_kernel) {
-    std::printf("  %-20s %8.2f ms  %6.1f GFLOP/s (measured)\n", kernel.c_str(), totals.first,
-                totals.second / (totals.first * 1e-3) * 1e-9);
+  std::printf(
+      "encoder kernels, total time per pass (an NPU kernel's time is summed over the tiles it ran on):\n");
+  for (const KernelStatistics& row : kernel_statistics(encoder_events)) {
+    if (row.kernel == "encoder") continue;
+    std::printf("  %-24s %-8s %8.2f ms  %7.1f GOP/s (%s)\n", row.kernel.c_str(), row.backend.c_str(),
+                row.total_ms, row.gops_per_s, row.source == TimingSource::modelled ? "modelled" : "measured");
   }
   std::printf("decoder:  %8.2f ms per token (greedy, 1 sequence)\n", decoder_ms_per_token);
   std::printf("decoder:  %8.2f ms per token (beam 5, batched; %.2fx the greedy step)\n", beam_ms_per_token,
@@ -459,8 +426,8 @@ int run_cli(int argc, char** argv) {
   static char transcribe_word[] = "transcribe";
   if (argc > 1) {
     const std::string first = argv[1];
-    const bool is_command =
-        first == "transcribe" || first == "inspect" || first == "bench" || first == "models";
+    const bool is_command = first == "transcribe" || first == "inspect" || first == "bench" ||
+                            first == "models" || first == "profile" || first == "compare";
     const bool is_global_flag = first == "-h" || first == "--help" || first == "--version";
     // An unknown option stays where it is, so the error names it instead of a missing file.
     const bool is_transcribe_option =
@@ -546,6 +513,11 @@ int run_cli(int argc, char** argv) {
   bench_command->add_option("--decode-tokens", bench.decode_tokens, "tokens per decoder run")
       ->check(CLI::Range(1, 440));
 
+  ProfileArgs profile;
+  CLI::App* profile_command = add_profile_command(app, profile);
+  CompareArgs compare;
+  CLI::App* compare_command = add_compare_command(app, compare);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -558,6 +530,8 @@ int run_cli(int argc, char** argv) {
     if (*transcribe_command) return run_transcribe(transcribe);
     if (*inspect_command) return run_inspect(inspect);
     if (*bench_command) return run_bench(bench);
+    if (*profile_command) return run_profile(profile);
+    if (*compare_command) return run_compare(compare);
     if (*models_list) return run_models_list();
     if (*models_download) return run_models_download(download_name);
   } catch (const CLI::ValidationError& error) {

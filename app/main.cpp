@@ -7,6 +7,8 @@
 #include <QApplication>
 
 #include "main_window.h"
+#include "settings/app_settings.h"
+#include "theme.h"
 #endif
 
 namespace {
@@ -27,8 +29,14 @@ int main(int argc, char** argv) {
   }
   if (wants_cli(argc, argv)) return run_cli(argc, argv);
 #ifdef NPUSCRIBE_HAVE_GUI
+  // Fractional scale factors (150 %) render at that scale instead of rounding to 1x or 2x.
+  QApplication::setHighDpiScaleFactorRoundingPolicy(Qt::HighDpiScaleFactorRoundingPolicy::PassThrough);
   QApplication application(argc, argv);
   QApplication::setApplicationName("npuscribe");
+  QApplication::setOrganizationName("npuscribe");
+  QApplication::setDesktopFileName("npuscribe");
+  npuscribe::ui::remember_platform_palette(QApplication::palette());
+  npuscribe::ui::apply_theme(npuscribe::ui::AppSettings::load().theme);
   npuscribe::ui::MainWindow window;
   window.show();
   return application.exec();

@@ -192,7 +192,11 @@ void Decoder::decode_batch(std::span<const DecodeSequence> sequences, const Cros
     logits.clear();
     return;
   }
-  ScopedKernelTimer timer(profile_sink_, "decoder.step", "cpu", 0);
+  // Per row and layer: self q/k/v/out (4 d^2), cross q/out (2 d^2) and MLP (8 d^2) multiply-adds, plus
+  // cross attention over the audio (2 * n_audio_ctx * d); self attention over the short prefix is left out.
+  const double step_operations = 2.0 * n_rows * h.n_text_layer *
+                                 (14.0 * d * d + 2.0 * static_cast<double>(cross.n_audio_ctx) * d);
+  ScopedKernelTimer timer(profile_sink_, "decoder.step", "cpu", static_cast<std::uint64_t>(step_operations));
 
   // x = token_embedding[token] + positional_embedding[position]
   Activations x, normed, query, key, value, attended, hidden;

@@ -496,6 +496,89 @@ class TestCli : public QObject {
         QRegularExpression(R"(ratio:\s*([0-9]+(?:\.[0-9]+)?))").match(result.out);
     QVERIFY2(ratio.hasMatch() && ratio.captured(1).toDouble() > 0, qPrintable(result.out));
   }
+
+  // ---- --backend ----
+
+  void unknown_backend_is_a_usage_error() {
+    for (const char* command : {"transcribe", "inspect", "bench"}) {
+      QStringList arguments = {command, "--model", model_, "--backend", "gpu"};
+      arguments += command == QString("transcribe") ? QStringList{jfk_} : QStringList{"--audio", jfk_};
+      const RunResult result = run(arguments);
+      EXPECT_USAGE_ERROR(arguments, result, "gpu");
+      for (const char* choice : {"cpu", "npu-sim", "auto"})
+        QVERIFY2(result.err.contains(choice), qPrintable(describe(arguments, result)));
+    }
+  }
+
+  void npu_backend_without_an_npu_says_why() {
+    const QStringList arguments =
+        QStringList{"transcribe", "--model", model_, "--threads", "2", "--backend", "npu"} + kGreedy +
+        QStringList{jfk_};
+    const RunResult result = run(arguments);
+    if (result.exit_code == 0) QSKIP("an NPU is usable here");
+    // One error line that names the NPU, why it is unavailable and what to use instead.
+    EXPECT_RUNTIME_ERROR(arguments, result, "NPU");
+    QVERIFY2(result.err.contains("--backend cpu"), qPrintable(describe(arguments, result)));
+    QVERIFY2(result.out.isEmpty(), qPrintable(describe(arguments, result)));
+  }
+
+  void auto_backend_without_an_npu_uses_the_cpu_and_says_why() {
+    const QStringList arguments =
+        QStringList{"transcribe", "--model", model_, "--threads", "2", "--backend", "auto"} + kGreedy +
+        QStringList{jfk_};
+    const RunResult result = run(arguments);
+    EXPECT_EXIT(arguments, result, 0);
+    QVERIFY2(!result.out.trimmed().isEmpty(), qPrintable(describe(arguments, result)));
+    if (result.err.contains("backend: npu ")) QSKIP("an NPU is usable here");
+    QVERIFY2(result.err.contains("backend: cpu") && result.err.contains("no usable NPU"),
+             qPrintable(describe(arguments, result)));
+    // The same text as the plain CPU run.
+    const QStringList cpu =
+        QStringList{"transcribe", "--model", model_, "--threads", "2", "--backend", "cpu"} + kGreedy +
+        QStringList{jfk_};
+    const RunResult cpu_result = run(cpu);
+    EXPECT_EXIT(cpu, cpu_result, 0);
+    QCOMPARE(cpu_result.out, result.out);
+  }
+
+  void inspect_on_npu_sim_writes_a_close_encoder_output() {
+    test::TempDir dir;
+    const QStringList arguments = {"inspect",
+                                   "--model",
+                                   model_,
+                                   "--audio",
+                                   jfk_,
+                                   "--threads",
+                                   "2",
+                                   "--backend",
+                                   "npu-sim",
+                                   "--encoder",
+                                   q(dir.file("enc.f32"))};
+    const RunResult result = run(arguments);
+    EXPECT_EXIT(arguments, result, 0);
+    QVERIFY2(result.err.contains("npu-sim"), qPrintable(describe(arguments, result)));
+    const std::size_t count = 1500 * 384;  // tiny: n_audio_ctx x n_audio_state
+    const std::vector<float> npu = test::read_f32_file(dir.file("enc.f32"), count);
+    const std::vector<float> reference = test::read_f32_file(test::fixture("jfk.encoder.f32"), count);
+    const test::Difference difference = test::compare(npu, reference);
+    QVERIFY2(difference.cosine >= 0.995 && difference.rel_l2 <= 0.1,
+             qPrintable(QString("cosine %1 rel_l2 %2").arg(difference.cosine).arg(difference.rel_l2)));
+    QVERIFY2(difference.max_abs > 0.0, "an exact match means the emulator did not run");
+  }
+
+  void bench_on_npu_sim_prints_modelled_beside_measured() {
+    const QStringList arguments = {"bench", "--model",   model_, "--runs",    "1",      "--decode-tokens",
+                                   "4",     "--threads", "2",    "--backend", "npu-sim"};
+    const RunResult result = run(arguments);
+    EXPECT_EXIT(arguments, result, 0);
+    const QRegularExpressionMatch modelled =
+        QRegularExpression(R"(^encoder:\s+([0-9.]+)\s*ms per 30-s window modelled.*?([0-9.]+) ms measured)",
+                           QRegularExpression::MultilineOption)
+            .match(result.out);
+    QVERIFY2(modelled.hasMatch(), qPrintable(result.out));
+    QVERIFY(modelled.captured(1).toDouble() > 0.0 && modelled.captured(2).toDouble() > 0.0);
+    QVERIFY2(result.out.contains("(modelled)") && result.out.contains("(measured)"), qPrintable(result.out));
+  }
 };
 
 QTEST_GUILESS_MAIN(TestCli)

@@ -107,8 +107,14 @@ void CpuEncoderBackend::encoder_block(int layer, Activations& x) {
   const int heads = model_->hparams().n_audio_head;
 
   normed_.resize(n_ctx, d);
-  ops::layer_norm(x.values.data(), n_ctx, d, block.attn_ln.gamma.data(), block.attn_ln.beta.data(),
-                  normed_.values.data());
+  // LayerNorm: about 8 operations per element (mean, variance, normalise, affine); reads x, writes normed_.
+  const std::uint64_t ln_operations = 8ull * n_ctx * d;
+  const std::uint64_t ln_bytes = 2ull * n_ctx * d * sizeof(float);
+  {
+    ScopedKernelTimer timer(profile_sink_, "encoder.attn_ln", "cpu", ln_operations, ln_bytes, layer);
+    ops::layer_norm(x.values.data(), n_ctx, d, block.attn_ln.gamma.data(), block.attn_ln.beta.data(),
+                    normed_.values.data());
+  }
   {
     ScopedKernelTimer timer(profile_sink_, "encoder.qkv", "cpu",
                             3 * ops::linear_flops(n_ctx, block.attn.query), 0, layer);
@@ -131,8 +137,11 @@ void CpuEncoderBackend::encoder_block(int layer, Activations& x) {
     ops::linear(attended_.values.data(), n_ctx, block.attn.out, block.attn.out_bias.data(), x.values.data(),
                 /*accumulate=*/true);
   }
-  ops::layer_norm(x.values.data(), n_ctx, d, block.mlp_ln.gamma.data(), block.mlp_ln.beta.data(),
-                  normed_.values.data());
+  {
+    ScopedKernelTimer timer(profile_sink_, "encoder.mlp_ln", "cpu", ln_operations, ln_bytes, layer);
+    ops::layer_norm(x.values.data(), n_ctx, d, block.mlp_ln.gamma.data(), block.mlp_ln.beta.data(),
+                    normed_.values.data());
+  }
   {
     ScopedKernelTimer timer(profile_sink_, "encoder.mlp", "cpu",
                             ops::linear_flops(n_ctx, block.mlp.up) + ops::linear_flops(n_ctx, block.mlp.down),
@@ -147,6 +156,8 @@ void CpuEncoderBackend::encoder_block(int layer, Activations& x) {
 
 void CpuEncoderBackend::post_norm(Activations& x) {
   const LayerNormWeights& ln = model_->encoder().ln_post;
+  ScopedKernelTimer timer(profile_sink_, "encoder.post_norm", "cpu", 8ull * x.rows * x.cols,
+                          2ull * x.rows * x.cols * sizeof(float));
   ops::layer_norm(x.values.data(), x.rows, x.cols, ln.gamma.data(), ln.beta.data(), x.values.data());
 }
 
