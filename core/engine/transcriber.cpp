@@ -179,6 +179,7 @@ TranscriptResult Transcriber::transcribe(const AudioFeatures& features, const Tr
   decoding.timestamps = options.timestamps;
   decoding.patience = options.patience;
   decoding.suppress_non_speech = options.suppress_non_speech;
+  decoding.max_new_tokens = options.max_new_tokens;
 
   // Language: fixed, or detected on the first window.
   if (!h.is_multilingual()) {

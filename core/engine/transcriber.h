@@ -34,6 +34,9 @@ struct TranscribeOptions {
   bool timestamps = true;
   bool word_timestamps = false;
   bool suppress_non_speech = true;
+  // Cap on tokens sampled per 30-s window; 0: Whisper's n_text_ctx / 2. Live dictation caps each pass by
+  // the length of its buffer, because speech runs at most a few tokens per second.
+  int max_new_tokens = 0;
   // A window whose audio is quieter than this (RMS, dBFS) is skipped without decoding: no text on silence.
   double silence_threshold_dbfs = -60.0;
   std::uint64_t seed = 0;
