@@ -7,7 +7,8 @@ packages="build-essential cmake ninja-build pkg-config git
   libqcustomplot-dev portaudio19-dev libwebrtc-audio-processing-dev libxtst-dev
   qt6-wayland qt6-image-formats-plugins qt6-svg-dev
   sox espeak-ng ffmpeg pulseaudio pulseaudio-utils libasound2-plugins xvfb xauth
-  squashfs-tools libsquashfuse-dev libfuse3-dev fuse3 desktop-file-utils appstream patchelf file"
+  squashfs-tools libsquashfuse-dev libfuse3-dev fuse3 desktop-file-utils appstream patchelf file
+  libzstd-dev liblz4-dev liblzo2-dev librsvg2-bin x11-utils"
 if [ "$(id -u)" -eq 0 ]; then as_root=""; else as_root="sudo"; fi
 missing=""
 for package in $packages; do
