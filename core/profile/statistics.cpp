@@ -57,8 +57,12 @@ std::vector<KernelStatistics> kernel_statistics(std::span<const KernelEvent> eve
 std::vector<TileUtilisation> tile_utilisation(std::span<const KernelEvent> events) {
   using Interval = std::pair<std::int64_t, std::int64_t>;  // [start, end) in ns
   std::map<std::pair<std::string, int>, std::vector<Interval>> intervals;
-  std::map<std::string, Interval> span_of;  // per backend, over its tile events
+  std::map<std::string, Interval> span_of;                // per backend, over its tile events
+  std::map<std::string, std::vector<Interval>> launches;  // per backend: "npu.launch" intervals
   for (const KernelEvent& event : events) {
+    if (event.kernel == "npu.launch")
+      launches[event.backend].push_back(
+          {event.start_ns, event.start_ns + std::max<std::int64_t>(event.duration_ns, 0)});
     if (event.tile < 0) continue;
     const Interval interval{event.start_ns, event.start_ns + std::max<std::int64_t>(event.duration_ns, 0)};
     intervals[{event.backend, event.tile}].push_back(interval);
@@ -68,28 +72,46 @@ std::vector<TileUtilisation> tile_utilisation(std::span<const KernelEvent> event
       it->second.second = std::max(it->second.second, interval.second);
     }
   }
-  std::vector<TileUtilisation> rows;
-  for (auto& [key, list] : intervals) {
+  // Length of the union of intervals: a tile running two kernels at once (overlapping DMA and compute
+  // events) is busy once, not twice.
+  auto union_ns = [](std::vector<Interval>& list) {
     std::sort(list.begin(), list.end());
-    // Union of the intervals: a tile running two kernels at once (overlapping DMA and compute events) is
-    // busy once, not twice.
-    std::int64_t busy_ns = 0;
+    std::int64_t total_ns = 0;
     std::int64_t run_start = list.front().first, run_end = list.front().second;
     for (const Interval& interval : list) {
       if (interval.first > run_end) {
-        busy_ns += run_end - run_start;
+        total_ns += run_end - run_start;
         run_start = interval.first;
       }
       run_end = std::max(run_end, interval.second);
     }
-    busy_ns += run_end - run_start;
+    return total_ns + (run_end - run_start);
+  };
+  // With launch markers the span is the time the device was running launches (within the tile events'
+  // range): the gaps between launches are host time, which on the emulator is not the device's at all.
+  std::map<std::string, std::int64_t> launch_span_ns;
+  for (auto& [backend, list] : launches) {
+    const auto range = span_of.find(backend);
+    if (range == span_of.end()) continue;
+    std::vector<Interval> inside;
+    for (const Interval& launch : list)
+      if (launch.second > range->second.first && launch.first < range->second.second)
+        inside.push_back(launch);
+    if (!inside.empty()) launch_span_ns[backend] = union_ns(inside);
+  }
+  std::vector<TileUtilisation> rows;
+  for (auto& [key, list] : intervals) {
+    const std::int64_t busy_ns = union_ns(list);
     const Interval span = span_of.at(key.first);
+    const auto launch_span = launch_span_ns.find(key.first);
     TileUtilisation row;
     row.backend = key.first;
     row.tile = key.second;
     row.name = tile_track_name(row.tile);
     row.busy_ms = static_cast<double>(busy_ns) / 1e6;
-    row.span_ms = static_cast<double>(span.second - span.first) / 1e6;
+    row.span_ms = static_cast<double>(launch_span != launch_span_ns.end() ? launch_span->second
+                                                                          : span.second - span.first) /
+                  1e6;
     row.utilisation = row.span_ms > 0.0 ? std::min(1.0, row.busy_ms / row.span_ms) : 0.0;
     rows.push_back(std::move(row));
   }

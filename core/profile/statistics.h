@@ -32,11 +32,12 @@ struct TileUtilisation {
   int tile = -1;             // ids as in backend/npu/npu_device.h (compute, memtile 100+c, shim 200+c)
   std::string name;          // tile_track_name(tile)
   double busy_ms = 0.0;      // union of its events' intervals (overlaps counted once)
-  double span_ms = 0.0;      // first start to last end over all of the backend's tile events
+  double span_ms = 0.0;      // the union of the backend's "npu.launch" intervals over its tile events' range;
+                             // without launch markers, first start to last end of its tile events
   double utilisation = 0.0;  // busy_ms / span_ms, in [0, 1]
 };
 
-// For every tile (id >= 0) that has events, per backend; the span runs over that backend's tile events.
+// For every tile (id >= 0) that has events, per backend: busy time while the device ran launches.
 // Ordered by backend, then tile id.
 std::vector<TileUtilisation> tile_utilisation(std::span<const KernelEvent> events);
 

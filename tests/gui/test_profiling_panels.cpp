@@ -89,6 +89,8 @@ std::vector<KernelEvent> npu_events(int launches, std::int64_t start_ns) {
   std::vector<KernelEvent> events;
   std::int64_t t = start_ns;
   for (int launch = 0; launch < launches; ++launch) {
+    // The marker spans the whole launch (150 us of overhead, then the body); its end is set below.
+    const std::size_t marker = events.size();
     events.push_back(make_event("npu.launch", "npu-sim", t, 150 * kUs, -1, TimingSource::modelled, launch));
     const std::int64_t body = t + 150 * kUs;
     std::int64_t launch_end = body;
@@ -113,22 +115,23 @@ std::vector<KernelEvent> npu_events(int launches, std::int64_t start_ns) {
       events.push_back(
           make_event("dma.host", "npu-sim", body, 80 * kUs, 200 + column, TimingSource::modelled, launch));
     }
-    t = launch_end + 100 * kUs;
+    for (const KernelEvent& e : events)
+      if (e.tile >= 0 && e.layer == launch) launch_end = std::max(launch_end, e.start_ns + e.duration_ns);
+    events[marker].duration_ns = launch_end - t;
+    t = launch_end + 100 * kUs;  // host time between launches: not device time
   }
   return events;
 }
 
-// Busy fraction per (column, row), computed here: the union of each tile's intervals over the span from
-// the first start to the last end of all tile events.
+// Busy fraction per (column, row), computed here: the union of each tile's intervals over the time the
+// device ran launches (the sum of the launch markers' durations; launches never overlap here).
 std::map<std::pair<int, int>, double> expected_busy(const std::vector<KernelEvent>& events) {
   std::map<int, std::vector<std::pair<std::int64_t, std::int64_t>>> by_tile;
-  std::int64_t first = std::numeric_limits<std::int64_t>::max(),
-               last = std::numeric_limits<std::int64_t>::min();
+  std::int64_t launch_ns = 0;
   for (const KernelEvent& e : events) {
+    if (e.kernel == "npu.launch") launch_ns += e.duration_ns;
     if (e.tile < 0 || e.backend == "cpu") continue;
     by_tile[e.tile].push_back({e.start_ns, e.start_ns + e.duration_ns});
-    first = std::min(first, e.start_ns);
-    last = std::max(last, e.start_ns + e.duration_ns);
   }
   std::map<std::pair<int, int>, double> busy;
   for (auto& [tile, intervals] : by_tile) {
@@ -150,7 +153,7 @@ std::map<std::pair<int, int>, double> expected_busy(const std::vector<KernelEven
       column = tile / 4;
       row = 2 + tile % 4;
     }
-    busy[{column, row}] = static_cast<double>(total) / static_cast<double>(last - first);
+    busy[{column, row}] = static_cast<double>(total) / static_cast<double>(launch_ns);
   }
   return busy;
 }

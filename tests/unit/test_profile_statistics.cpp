@@ -131,6 +131,25 @@ class TestProfileStatistics : public QObject {
     QVERIFY(near(rows[1].utilisation, 0.5));
     QVERIFY(near(rows[2].utilisation, 0.2));
   }
+
+  void tile_utilisation_spans_launches_only() {
+    // Two launches [0, 100) and [1000, 1100) with host time between them: tile a is busy 50 + 50 of the
+    // 200 the device ran, not of the 1100 from first to last event.
+    const int a = compute_tile_id(2, 3);
+    const std::vector<KernelEvent> events = {
+        make_event("npu.launch", "npu-sim", 0, 100, kHostTile, TimingSource::modelled),
+        make_event("k", "npu-sim", 10, 50, a, TimingSource::modelled),
+        make_event("npu.launch", "npu-sim", 1000, 100, kHostTile, TimingSource::modelled),
+        make_event("k", "npu-sim", 1040, 50, a, TimingSource::modelled),
+        // A launch outside the tile events' range (their events were trimmed) does not count.
+        make_event("npu.launch", "npu-sim", 5000, 100, kHostTile, TimingSource::modelled),
+    };
+    const std::vector<TileUtilisation> rows = tile_utilisation(events);
+    QCOMPARE(rows.size(), std::size_t{1});
+    QVERIFY(near(rows[0].span_ms, 200e-6));
+    QVERIFY(near(rows[0].busy_ms, 100e-6));
+    QVERIFY(near(rows[0].utilisation, 0.5));
+  }
 };
 
 QTEST_GUILESS_MAIN(TestProfileStatistics)

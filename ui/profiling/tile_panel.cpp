@@ -219,7 +219,9 @@ void TilePanel::update_heat_map() {
   rebuild_cells();
   // The backend of the newest event is the one on screen (a run uses one NPU backend at a time).
   const std::string backend = tile_events_.empty() ? std::string() : tile_events_.back().backend;
-  const std::vector<TileUtilisation> rows = tile_utilisation(tile_events_);
+  std::vector<KernelEvent> with_launches = tile_events_;  // launches make the span device time only
+  with_launches.insert(with_launches.end(), launches_.begin(), launches_.end());
+  const std::vector<TileUtilisation> rows = tile_utilisation(with_launches);
   for (int column = 0; column < columns_; ++column)
     for (int row = 0; row < kRows; ++row)
       map_->data()->setCell(column, row, std::numeric_limits<double>::quiet_NaN());
