@@ -265,9 +265,16 @@ void AudioCapture::start(const CaptureOptions& options) {
                 "\" is not available; refresh the device list and choose another one");
   }
   d.device = *found;
-  d.channels = std::clamp(d.device.max_input_channels, 1, 2);
-  d.device_rate_hz = static_cast<int>(
-      std::lround(d.device.default_sample_rate_hz > 0 ? d.device.default_sample_rate_hz : 48000.0));
+  if (options.channels < 0 || options.channels > d.device.max_input_channels || options.sample_rate_hz < 0)
+    throw Error("the audio input device \"" + d.device.name + "\" cannot record " +
+                std::to_string(options.channels) + " channels; it has " +
+                std::to_string(d.device.max_input_channels));
+  d.channels = options.channels > 0 ? options.channels : std::clamp(d.device.max_input_channels, 1, 2);
+  d.device_rate_hz =
+      options.sample_rate_hz > 0
+          ? options.sample_rate_hz
+          : static_cast<int>(
+                std::lround(d.device.default_sample_rate_hz > 0 ? d.device.default_sample_rate_hz : 48000.0));
   d.ring =
       std::make_unique<SpscFloatRing>(static_cast<std::size_t>(d.device_rate_hz) * d.channels * 4);  // 4 s
   d.swr.reset();

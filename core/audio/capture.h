@@ -47,6 +47,8 @@ struct CaptureOptions {
   std::string save_wav_path;     // "" = don't save; else 16 kHz mono 16-bit PCM written as it arrives
   double stall_timeout_s = 3.0;  // no audio from the device for this long while running = device lost
   int chunk_ms = 20;             // size of the chunks handed to the consumer (16 kHz mono)
+  int sample_rate_hz = 0;        // 0 = the device's default rate; else open the device at this rate
+  int channels = 0;              // 0 = up to 2 of the device's channels; else this many (downmixed)
 };
 
 class AudioCapture {

@@ -157,7 +157,9 @@ void AudioPlayer::play(std::span<const float> samples_16k, double start_s, const
   output.device = index;
   output.channelCount = std::clamp(info->maxOutputChannels, 1, 2);
   output.sampleFormat = paFloat32;
-  output.suggestedLatency = info->defaultHighOutputLatency;  // smooth playback matters more than latency
+  // Low latency: a click should be heard at once, and PortAudio primes a high-latency buffer with
+  // silence that would hold the position still for its length.
+  output.suggestedLatency = std::max(0.1, info->defaultLowOutputLatency);
   // Play at 16 kHz when the device (or its ALSA plugin) takes it; else at its own rate, resampled here.
   int rate_hz = kWhisperSampleRateHz;
   if (Pa_IsFormatSupported(nullptr, &output, rate_hz) != paFormatIsSupported)
@@ -181,8 +183,8 @@ void AudioPlayer::play(std::span<const float> samples_16k, double start_s, const
   d.feeder_done = false;
   d.stop_feeder = false;
   d.finished = false;
-  PaError status = Pa_OpenStream(&d.stream, nullptr, &output, rate_hz, paFramesPerBufferUnspecified, paNoFlag,
-                                 &Impl::callback, &d);
+  PaError status = Pa_OpenStream(&d.stream, nullptr, &output, rate_hz,
+                                 static_cast<unsigned long>(rate_hz / 100), paNoFlag, &Impl::callback, &d);
   if (status == paNoError) {
     portaudio_stream_opened();
     Pa_SetStreamFinishedCallback(d.stream, &Impl::stream_finished);

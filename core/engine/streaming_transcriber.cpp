@@ -160,6 +160,8 @@ StreamingTranscriber::StreamingTranscriber(std::shared_ptr<const WhisperModel> m
       vad_(options_.vad_sensitivity) {
   if (options_.max_buffer_s <= 1.0 || options_.max_buffer_s > 30.0)
     throw Error("the streaming buffer limit must be between 1 and 30 s (Whisper's window)");
+  if (options_.min_new_audio_s <= 0.0 || options_.min_new_audio_s >= options_.max_buffer_s - 1.0)
+    throw Error("the new audio per streaming pass must be positive and shorter than the buffer limit");
   transcriber_.set_profile_sink(options_.profile_sink);
 }
 
