@@ -24,6 +24,8 @@ ProfilingPanel::ProfilingPanel(const QString& title, QWidget* parent) : QWidget(
   provenance_label_ = new QLabel(this);
   provenance_label_->setObjectName(QStringLiteral("provenance"));
   provenance_label_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  // Wraps rather than widening the panel past the window (no sideways scrolling at 1100 px).
+  provenance_label_->setWordWrap(true);
   provenance_label_->setToolTip(
       tr("Measured: timed on this machine (host clock) or on the NPU. Modelled: time computed by the NPU "
          "emulator's cost model, not observed on hardware."));
