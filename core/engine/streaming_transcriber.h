@@ -33,7 +33,7 @@ struct StreamingOptions {
   // Passes are paced by their own duration: the worker starts the next one as soon as the previous is
   // done and this much audio arrived that it did not see (so a slow machine makes fewer, not late, passes).
   double min_new_audio_s = 0.4;
-  double first_pass_speech_s = 0.5;  // the first pass of a speech run starts after this much speech
+  double first_pass_speech_s = 0.3;  // the first pass of a speech run starts after this much speech
   double trim_after_s = 15.0;        // buffers longer than this are trimmed at a confirmed segment end
   double max_buffer_s = 28.0;        // hard limit: a pass never sees more (Whisper's window is 30 s)
   double pause_confirm_s = 2.0;      // this much non-speech after speech confirms the last pass
