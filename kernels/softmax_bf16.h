@@ -23,5 +23,8 @@ void softmax_bf16(const float* in, float* out, int n);
 // Returns sum_j p_j: the P.V product is divided by it, so the weights that multiply V sum to exactly one.
 std::int32_t attention_softmax_row(const std::int32_t* scores, int n, float row_scale,
                                    const float* col_scales, std::int8_t* p);
+// The same, one element at a time: the definition the host's vectorised path must match bit for bit.
+std::int32_t attention_softmax_row_reference(const std::int32_t* scores, int n, float row_scale,
+                                             const float* col_scales, std::int8_t* p);
 
 }  // namespace npuscribe::kernels

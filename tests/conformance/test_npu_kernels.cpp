@@ -83,6 +83,37 @@ class TestNpuKernels : public QObject {
     QCOMPARE(exp_bf16(-200.0f), 0.0f);
   }
 
+  void attention_softmax_row_vector_path_is_bit_exact() {
+    // The host's 8-lane path against the element-by-element definition: random rows of every length
+    // 1..40 (vector body and tail), a Whisper-length row, huge and tiny scales (exp underflow to 0,
+    // saturating scores), negative and zero scales.
+    std::mt19937 random(7);
+    std::uniform_int_distribution<std::int32_t> score(-2'000'000, 2'000'000);
+    std::uniform_real_distribution<float> scale(1e-7f, 1e-3f);
+    auto check = [&](int n, float row_scale, float column_factor) {
+      std::vector<std::int32_t> scores(static_cast<std::size_t>(n));
+      std::vector<float> columns(static_cast<std::size_t>(n));
+      for (int j = 0; j < n; ++j) {
+        scores[static_cast<std::size_t>(j)] = score(random);
+        columns[static_cast<std::size_t>(j)] = scale(random) * column_factor;
+      }
+      std::vector<std::int8_t> fast(static_cast<std::size_t>(n)), reference(static_cast<std::size_t>(n));
+      const std::int32_t fast_sum =
+          attention_softmax_row(scores.data(), n, row_scale, columns.data(), fast.data());
+      const std::int32_t reference_sum =
+          attention_softmax_row_reference(scores.data(), n, row_scale, columns.data(), reference.data());
+      QCOMPARE(fast_sum, reference_sum);
+      QVERIFY2(fast == reference, qPrintable(QString("n %1, row scale %2").arg(n).arg(row_scale)));
+    };
+    for (int n = 1; n <= 40; ++n) check(n, 0.01f, 1.0f);
+    check(1500, 0.02f, 1.0f);
+    check(1500, 50.0f, 1.0f);     // scores far apart: most probabilities underflow to 0
+    check(1503, 1e-6f, 1.0f);     // all nearly equal
+    check(64, 0.0f, 1.0f);        // zero scale: every probability is 1
+    check(77, -0.5f, 1.0f);       // negative scale
+    check(300, 3e4f, 1e3f);       // products overflow bf16's finite range to infinity
+  }
+
   void gemm_matches_fp32_data() { add_backend_rows(); }
   void gemm_matches_fp32() {
     QFETCH(const GemmI8*, gemm);
