@@ -178,6 +178,8 @@ void MainWindow::build_dictation() {
   });
   connect(dictation_, &DictationController::errorOccurred, this,
           [this](const QString& message) { set_status(message); });
+  connect(dictation_, &DictationController::noticeOccurred, this,
+          [this](const QString& message) { set_status(message, 10000); });
   connect(dictation_, &DictationController::latencyMeasured, this,
           [this](double first_words_s, double confirmed_lag_s) {
             latency_label_->setText(tr("latency %1 s · confirmed %2 s behind")

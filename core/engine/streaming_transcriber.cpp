@@ -1,5 +1,7 @@
 #include "engine/streaming_transcriber.h"
 
+#include <utility>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -163,6 +165,9 @@ StreamingTranscriber::StreamingTranscriber(std::shared_ptr<const WhisperModel> m
   if (options_.min_new_audio_s <= 0.0 || options_.min_new_audio_s >= options_.max_buffer_s - 1.0)
     throw Error("the new audio per streaming pass must be positive and shorter than the buffer limit");
   transcriber_.set_profile_sink(options_.profile_sink);
+  // Passes run on one thread at a time (the worker, or flush() after it stopped), as do these notices.
+  transcriber_.encoder().set_notice_handler(
+      [this](const std::string& message) { notices_.push_back(message); });
 }
 
 StreamingTranscriber::~StreamingTranscriber() {
@@ -308,6 +313,7 @@ StreamingUpdate StreamingTranscriber::run_pass(bool final) {
     TranscribeOptions options = streaming_pass_options(options_.language, audio.duration_s());
     options.initial_prompt = prompt();
     result = transcriber_.transcribe(audio, options);
+    update.notices = std::exchange(notices_, {});
     update.pass_audio_s = audio.duration_s();
     update.pass_max_tokens = options.max_new_tokens;
     last_pass_end_sample_ = pass_end;

@@ -78,6 +78,8 @@ struct StreamingUpdate {
   double first_words_latency_s = -1.0;
   // For each newly confirmed word: (audio received at the pass + compute) - the word's end time.
   std::vector<double> confirmed_lags_s;
+  // The encoder's device failed during this pass and the CPU finished it (Encoder::set_notice_handler).
+  std::vector<std::string> notices;
 };
 
 // The LocalAgreement-2 bookkeeping alone (no engine): feed it each pass's words on the absolute clock.
@@ -162,6 +164,7 @@ class StreamingTranscriber {
   bool run_has_words_ = false;  // the current speech run already produced words
   LocalAgreement agreement_;
   std::vector<StreamingWord> last_pass_words_;  // all words of the last pass, as it produced them
+  std::vector<std::string> notices_;            // device-failure notices of the pass in progress
   std::int64_t last_pass_start_sample_ = -1;    // buffer start of the last pass
   std::string confirmed_text_;
   std::vector<StreamingWord> scrolled_out_;  // confirmed words before the buffer (the prompt source)

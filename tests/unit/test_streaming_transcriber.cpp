@@ -33,6 +33,17 @@ std::shared_ptr<const WhisperModel> fixture_model() {
   return model;
 }
 
+// Claims the encoder blocks and fails every time, as a device that timed out: the CPU must finish the pass.
+class FailingBackend final : public EncoderBackend {
+ public:
+  std::string_view name() const override { return "npu"; }
+  bool supports(EncoderStage stage) const override { return stage == EncoderStage::block; }
+  void encoder_blocks(int, int, Activations&, int* completed_layers) override {
+    *completed_layers = 0;
+    throw DeviceFailure("the test device timed out");
+  }
+};
+
 std::vector<std::string> split_words(const std::string& text) {
   std::vector<std::string> words;
   std::istringstream stream(text);
@@ -233,6 +244,32 @@ class TestStreamingTranscriber : public QObject {
     const StreamingUpdate only = one_pass.flush();
     QCOMPARE(only.pass_start_s, last.pass_start_s);
     QCOMPARE(only.confirmed, expected);
+  }
+
+  void device_failure_is_a_notice_and_loses_nothing() {
+    const MonoAudio jfk = read_wav_file(npuscribe::test::fixture("jfk.wav"));
+    StreamingOptions options;
+    options.language = "en";
+    options.use_vad = false;
+    options.min_new_audio_s = 20.0;  // one pass before stop, then the final one
+    StreamingTranscriber cpu(fixture_model(), options);
+    StreamingTranscriber failing(fixture_model(), options, std::make_unique<FailingBackend>());
+    std::vector<std::string> notices;
+    for (StreamingTranscriber* streaming : {&cpu, &failing}) {
+      streaming->push_audio(jfk.samples);
+      if (std::optional<StreamingUpdate> update = streaming->process())
+        if (streaming == &failing)
+          notices.insert(notices.end(), update->notices.begin(), update->notices.end());
+    }
+    const StreamingUpdate cpu_final = cpu.flush();
+    const StreamingUpdate failing_final = failing.flush();
+    notices.insert(notices.end(), failing_final.notices.begin(), failing_final.notices.end());
+    QVERIFY(cpu_final.notices.empty());
+    QVERIFY(!notices.empty());
+    QVERIFY2(notices.front().find("timed out") != std::string::npos, notices.front().c_str());
+    QVERIFY2(notices.front().find("CPU") != std::string::npos, notices.front().c_str());
+    QVERIFY(!cpu_final.confirmed.empty());
+    QCOMPARE(failing_final.confirmed, cpu_final.confirmed);
   }
 };
 

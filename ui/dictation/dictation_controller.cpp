@@ -217,6 +217,7 @@ void DictationController::resume() {
 
 void DictationController::onUpdate(const npuscribe::StreamingUpdate& update) {
   last_update_ = update;
+  for (const std::string& notice : update.notices) emit noticeOccurred(QString::fromStdString(notice));
   if (update.pass_audio_s > 0) emit passMeasured(update.pass_audio_s, update.pass_compute_s);
   const QString delta = QString::fromStdString(update.confirmed_delta);
   confirmed_ = QString::fromStdString(update.confirmed);

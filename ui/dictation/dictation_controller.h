@@ -70,6 +70,8 @@ class DictationController : public QObject {
   void confirmedAppended(const QString& delta);
   void stateChanged(int state);  // a State value
   void errorOccurred(const QString& message);
+  // Something the user should know that does not stop recording (the NPU failed, the CPU finished a pass).
+  void noticeOccurred(const QString& message);
   void devicesChanged();
   void voiceActive(bool active);
   void latencyMeasured(double first_words_s, double confirmed_lag_s);
