@@ -29,9 +29,7 @@ EncoderBackend& Encoder::backend_for(EncoderStage stage) {
   return *cpu_;
 }
 
-std::vector<float> Encoder::window_of(const LogMel& mel, int frame_offset) const {
-  const int n_frames = 2 * model_->hparams().n_audio_ctx;
-  const int n_mels = model_->hparams().n_mels;
+std::vector<float> encoder_mel_window(const LogMel& mel, int n_mels, int n_frames, int frame_offset) {
   // Past the end of the mel, repeat its padding: the last frame is always in the 30 s of zeros after the
   // audio, so it holds the clamped floor (global max - 8 + 4) / 4. Read it, rather than scan an hour of mel
   // for its minimum on every window.
@@ -46,7 +44,8 @@ std::vector<float> Encoder::window_of(const LogMel& mel, int frame_offset) const
 }
 
 Activations Encoder::conv_stem(const LogMel& mel, int frame_offset) {
-  const std::vector<float> window = window_of(mel, frame_offset);
+  const std::vector<float> window =
+      encoder_mel_window(mel, model_->hparams().n_mels, 2 * model_->hparams().n_audio_ctx, frame_offset);
   const MelWindow view{window.data(), model_->hparams().n_mels, 2 * model_->hparams().n_audio_ctx,
                        2 * model_->hparams().n_audio_ctx};
   Activations x;

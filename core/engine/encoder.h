@@ -35,7 +35,6 @@ class Encoder {
 
  private:
   EncoderBackend& backend_for(EncoderStage stage);
-  std::vector<float> window_of(const LogMel& mel, int frame_offset) const;
   void report_failure(const char* stage, const DeviceFailure& failure);
 
   std::shared_ptr<const WhisperModel> model_;
@@ -45,6 +44,10 @@ class Encoder {
   NoticeHandler notice_handler_;
   int device_failures_ = 0;
 };
+
+// Mel frames [frame_offset, frame_offset + n_frames) as [n_mels][n_frames]; frames past the end of the mel
+// read as its padding value (its last frame, always in the 30 s of padding).
+std::vector<float> encoder_mel_window(const LogMel& mel, int n_mels, int n_frames, int frame_offset);
 
 // Floating-point operations of one encoder pass (for GFLOP/s figures).
 double encoder_flops(const WhisperHparams& hparams);

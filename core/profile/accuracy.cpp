@@ -1,5 +1,7 @@
 #include "profile/accuracy.h"
 
+#include "engine/encoder.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -45,22 +47,6 @@ TensorAgreement agreement(std::span<const float> candidate, std::span<const floa
   return result;
 }
 
-namespace {
-
-// The 30-s window at frame_offset, padded as the Encoder pads it (with the mel's last, padding, frame).
-std::vector<float> mel_window(const LogMel& mel, int n_mels, int n_frames, int frame_offset) {
-  const float padding = mel.values.empty() ? -1.5f : mel.row(0)[mel.n_frames - 1];
-  std::vector<float> window(static_cast<std::size_t>(n_mels) * n_frames, padding);
-  const int available = std::clamp(mel.n_frames - frame_offset, 0, n_frames);
-  for (int m = 0; m < std::min(n_mels, mel.n_mels); ++m) {
-    std::memcpy(window.data() + static_cast<std::size_t>(m) * n_frames, mel.row(m) + frame_offset,
-                sizeof(float) * static_cast<std::size_t>(available));
-  }
-  return window;
-}
-
-}  // namespace
-
 EncoderComparison compare_encoder(std::shared_ptr<const WhisperModel> model, EncoderBackend* candidate,
                                   const LogMel& mel, int frame_offset) {
   const WhisperHparams& hparams = model->hparams();
@@ -75,7 +61,7 @@ EncoderComparison compare_encoder(std::shared_ptr<const WhisperModel> model, Enc
   };
 
   const int n_frames = 2 * hparams.n_audio_ctx;
-  const std::vector<float> window = mel_window(mel, hparams.n_mels, n_frames, frame_offset);
+  const std::vector<float> window = encoder_mel_window(mel, hparams.n_mels, n_frames, frame_offset);
   const MelWindow view{window.data(), hparams.n_mels, n_frames, n_frames};
 
   EncoderComparison comparison;
