@@ -2,8 +2,6 @@
 // bench, usage errors (exit 2) and runtime errors (exit 1, one "error:" line on stderr).
 #include <QtTest>
 
-#include <immintrin.h>
-#include <QProcess>
 #include <QRegularExpression>
 #include <algorithm>
 #include <cmath>
@@ -12,6 +10,7 @@
 #include <random>
 #include <sstream>
 
+#include "cli_runner.h"
 #include "model_writer.h"
 #include "test_support.h"
 
@@ -26,53 +25,18 @@ constexpr int kTimeoutMs = 120'000;
 // five temperatures) cost about 25 decodes of 224 tokens per window: ~45 s of CPU instead of ~2 s.
 const QStringList kGreedy = {"--beam", "1", "--temperature-increment", "0"};
 
-struct RunResult {
-  bool finished = false;
-  int exit_code = -1;
-  QString out;
-  QString err;
-};
+using RunResult = test::CliRun;
 
 QString q(const std::filesystem::path& path) {
   return QString::fromStdString(path.string());
 }
 
-// The environment every run gets: NPUSCRIBE_MODEL removed so that a model set by the developer's shell cannot
-// change what a test sees.
 QProcessEnvironment clean_environment() {
-  QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
-  environment.remove("NPUSCRIBE_MODEL");
-  return environment;
-}
-
-// On this platform (Qt 6 QProcess::start, Linux 6.18 under Firecracker), starting a child leaves the parent
-// thread's upper AVX register state dirty, and every legacy-SSE instruction after that pays a transition
-// penalty: the in-process model writer below ran 7-10x slower after the first QProcess. A VZEROUPPER (the
-// binary under test requires AVX2 anyway) puts the state back. The upper halves are call-clobbered, so
-// this is safe between calls.
-__attribute__((target("avx"))) void clear_upper_vector_state() {
-  _mm256_zeroupper();
+  return test::clean_cli_environment();
 }
 
 RunResult run(const QStringList& arguments, const QProcessEnvironment& environment = clean_environment()) {
-  QProcess process;
-  process.setProcessEnvironment(environment);
-  process.start(QStringLiteral(NPUSCRIBE_CLI_PATH), arguments);
-  RunResult result;
-  const bool started = process.waitForStarted(10'000);
-  const bool finished = started && process.waitForFinished(kTimeoutMs);
-  if (!finished) {
-    process.kill();
-    process.waitForFinished(5'000);
-    clear_upper_vector_state();
-    return result;
-  }
-  result.finished = process.exitStatus() == QProcess::NormalExit;
-  result.exit_code = process.exitCode();
-  result.out = QString::fromUtf8(process.readAllStandardOutput());
-  result.err = QString::fromUtf8(process.readAllStandardError());
-  clear_upper_vector_state();
-  return result;
+  return test::run_npuscribe(arguments, environment, kTimeoutMs);
 }
 
 QString describe(const QStringList& arguments, const RunResult& result) {

@@ -2,16 +2,15 @@
 // the encoder on npu-sim against fp32 layer by layer on the jfk fixture, and `npuscribe compare --json`.
 #include <QtTest>
 
-#include <immintrin.h>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QProcess>
 #include <cmath>
 #include <random>
 
 #include "audio/wav_reader.h"
 #include "backend/backend_factory.h"
+#include "cli_runner.h"
 #include "profile/accuracy.h"
 #include "test_support.h"
 #include "util/error.h"
@@ -62,32 +61,10 @@ std::string kinds(const std::vector<TokenDifference>& script) {
   return out;
 }
 
-// `npuscribe` with arguments; stdout, exit code.
-struct RunResult {
-  int exit_code = -1;
-  QByteArray out;
-  QByteArray err;
-};
-
-__attribute__((target("avx"))) void clear_upper_vector_state() {
-  _mm256_zeroupper();  // see tests/conformance/test_cli.cpp: QProcess leaves the AVX upper state dirty
-}
+using RunResult = test::CliRun;
 
 RunResult run_cli(const QStringList& arguments) {
-  QProcess process;
-  process.start(QStringLiteral(NPUSCRIBE_CLI_PATH), arguments);
-  RunResult result;
-  if (process.waitForStarted(10'000) && process.waitForFinished(600'000) &&
-      process.exitStatus() == QProcess::NormalExit) {
-    result.exit_code = process.exitCode();
-  } else {
-    process.kill();
-    process.waitForFinished(5'000);
-  }
-  result.out = process.readAllStandardOutput();
-  result.err = process.readAllStandardError();
-  clear_upper_vector_state();
-  return result;
+  return test::run_npuscribe(arguments);
 }
 
 QString words(const QString& text) {
@@ -232,16 +209,16 @@ class TestCompare : public QObject {
     const QStringList common = {
         "--model", model_path_, "--threads", "2", "--beam", "1", "--temperature-increment", "0"};
     const RunResult compare = run_cli(QStringList{"compare", "--json", "--audio", jfk_} + common);
-    QVERIFY2(compare.exit_code == 0, compare.err.constData());
+    QVERIFY2(compare.exit_code == 0, qPrintable(compare.err));
     QJsonParseError error{};
-    const QJsonDocument document = QJsonDocument::fromJson(compare.out, &error);
+    const QJsonDocument document = QJsonDocument::fromJson(compare.out.toUtf8(), &error);
     QVERIFY2(error.error == QJsonParseError::NoError, qPrintable(error.errorString() + "\n" + compare.out));
     const QJsonObject root = document.object();
     for (const char* field : {"layers", "encoder", "cpu_text", "npu_text", "candidate_backend"})
       QVERIFY2(root.contains(field), field);
     // No NPU here: the emulator, and stderr says so.
     QCOMPARE(root.value("candidate_backend").toString(), QString("npu-sim"));
-    QVERIFY2(compare.err.contains("npu-sim"), compare.err.constData());
+    QVERIFY2(compare.err.contains("npu-sim"), qPrintable(compare.err));
 
     const QJsonArray layers = root.value("layers").toArray();
     QCOMPARE(layers.size(), model_->hparams().n_audio_layer);
@@ -261,9 +238,9 @@ class TestCompare : public QObject {
 
     // cpu_text is what plain CPU transcription prints.
     const RunResult transcribe = run_cli(QStringList{"transcribe", "--backend", "cpu", jfk_} + common);
-    QVERIFY2(transcribe.exit_code == 0, transcribe.err.constData());
-    QVERIFY(!words(QString::fromUtf8(transcribe.out)).isEmpty());
-    QCOMPARE(words(root.value("cpu_text").toString()), words(QString::fromUtf8(transcribe.out)));
+    QVERIFY2(transcribe.exit_code == 0, qPrintable(transcribe.err));
+    QVERIFY(!words(transcribe.out).isEmpty());
+    QCOMPARE(words(root.value("cpu_text").toString()), words(transcribe.out));
   }
 };
 

@@ -2,45 +2,23 @@
 // the statistics it prints.
 #include <QtTest>
 
-#include <immintrin.h>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QProcess>
 #include <map>
 #include <set>
 
+#include "cli_runner.h"
 #include "test_support.h"
 
 using namespace npuscribe;
 
 namespace {
 
-struct RunResult {
-  int exit_code = -1;
-  QString out;
-  QString err;
-};
-
-__attribute__((target("avx"))) void clear_upper_vector_state() {
-  _mm256_zeroupper();  // see tests/conformance/test_cli.cpp: QProcess leaves the AVX upper state dirty
-}
+using RunResult = test::CliRun;
 
 RunResult run_cli(const QStringList& arguments) {
-  QProcess process;
-  process.start(QStringLiteral(NPUSCRIBE_CLI_PATH), arguments);
-  RunResult result;
-  if (process.waitForStarted(10'000) && process.waitForFinished(600'000) &&
-      process.exitStatus() == QProcess::NormalExit) {
-    result.exit_code = process.exitCode();
-  } else {
-    process.kill();
-    process.waitForFinished(5'000);
-  }
-  result.out = QString::fromUtf8(process.readAllStandardOutput());
-  result.err = QString::fromUtf8(process.readAllStandardError());
-  clear_upper_vector_state();
-  return result;
+  return test::run_npuscribe(arguments);
 }
 
 QString describe(const RunResult& result) {
