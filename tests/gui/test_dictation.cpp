@@ -9,12 +9,12 @@
 #include <QtTest>
 #include <algorithm>
 #include <csignal>
-#include <fstream>
 
 #include "audio/wav_reader.h"
 #include "dictation/dictation_controller.h"
 #include "dictation/dictation_panel.h"
 #include "engine/streaming_transcriber.h"
+#include "private_pulseaudio.h"
 #include "test_support.h"
 
 using namespace npuscribe;
@@ -43,29 +43,8 @@ class TestDictation : public QObject {
   Q_OBJECT
 
   npuscribe::test::TempDir dir_;
-  QProcessEnvironment env_;
-  qint64 daemon_pid_ = 0;
+  npuscribe::test::PrivatePulseAudio pulse_{dir_.path()};
   std::shared_ptr<const WhisperModel> model_;
-
-  bool startDaemon() {
-    QProcess daemon;
-    daemon.setProcessEnvironment(env_);
-    daemon.start("pulseaudio", {"--daemonize=yes", "--exit-idle-time=-1", "--disallow-exit", "-n",
-                                "--load=module-native-protocol-unix",
-                                "--load=module-null-sink sink_name=virt", "--load=module-always-sink"});
-    if (!daemon.waitForFinished(20000) || daemon.exitCode() != 0) return false;
-    std::ifstream pid_file(dir_.path() / "pulse" / "pid");
-    pid_file >> daemon_pid_;
-    QProcess pactl;
-    pactl.setProcessEnvironment(env_);
-    pactl.start("pactl", {"set-default-source", "virt.monitor"});
-    return pactl.waitForFinished(10000) && pactl.exitCode() == 0 && daemon_pid_ > 0;
-  }
-
-  void stopDaemon() {
-    if (daemon_pid_ > 0) ::kill(static_cast<pid_t>(daemon_pid_), SIGTERM);
-    daemon_pid_ = 0;
-  }
 
   QString chooseDevice(DictationController& controller) {
     controller.refreshDevices();
@@ -79,23 +58,14 @@ class TestDictation : public QObject {
 
  private slots:
   void initTestCase() {
-    if (QStandardPaths::findExecutable("pulseaudio").isEmpty() ||
-        QStandardPaths::findExecutable("paplay").isEmpty())
-      QSKIP(
-          "pulseaudio / paplay are not installed (apt-get install pulseaudio pulseaudio-utils "
-          "libasound2-plugins)");
-    env_ = QProcessEnvironment::systemEnvironment();
-    const QString runtime = QString::fromStdString(dir_.path().string());
-    env_.insert("XDG_RUNTIME_DIR", runtime);
-    env_.insert("PULSE_SERVER", "unix:" + runtime + "/pulse/native");
-    // PortAudio in this process reaches the daemon through ALSA's pulse plugin, which reads these.
-    qputenv("XDG_RUNTIME_DIR", runtime.toUtf8());
-    qputenv("PULSE_SERVER", ("unix:" + runtime + "/pulse/native").toUtf8());
-    if (!startDaemon()) QSKIP("pulseaudio could not start a private daemon here");
+    if (const QString missing = npuscribe::test::PrivatePulseAudio::missing_tools(); !missing.isEmpty())
+      QSKIP(qPrintable(missing));
+    QString why;
+    if (!pulse_.start({}, &why)) QSKIP(qPrintable(why));
     model_ = WhisperModel::load(npuscribe::test::fixture("ggml-tiny.en-random.bin"));
   }
 
-  void cleanupTestCase() { stopDaemon(); }
+  void cleanupTestCase() { pulse_.stop(); }
 
   void dictation_equals_file_transcription() {
     const MonoAudio jfk = read_wav_file(npuscribe::test::fixture("jfk.wav"));
@@ -136,7 +106,7 @@ class TestDictation : public QObject {
     QCOMPARE(controller.state(), DictationController::Recording);
     QTest::qWait(500);
     QProcess player;
-    player.setProcessEnvironment(env_);
+    player.setProcessEnvironment(pulse_.environment());
     playback_start_s = clock.elapsed() / 1e3;
     player.start("paplay",
                  {"-d", "virt", QString::fromStdString(npuscribe::test::fixture("jfk.wav").string())});
@@ -216,13 +186,13 @@ class TestDictation : public QObject {
     controller.start();
     QCOMPARE(controller.state(), DictationController::Recording);
     QProcess player;
-    player.setProcessEnvironment(env_);
+    player.setProcessEnvironment(pulse_.environment());
     player.start("paplay",
                  {"-d", "virt", QString::fromStdString(npuscribe::test::fixture("jfk.wav").string())});
     QTest::qWait(4000);
     QElapsedTimer clock;
     clock.start();
-    stopDaemon();  // the "device" disappears
+    pulse_.stop();  // the "device" disappears
     QTRY_VERIFY_WITH_TIMEOUT(!errors.isEmpty(), 10000);
     qInfo("device loss reported after %.2f s: %s", clock.elapsed() / 1e3,
           qPrintable(errors.first().at(0).toString()));
@@ -246,7 +216,7 @@ class TestDictation : public QObject {
     QVERIFY(saved.open(QIODevice::ReadOnly));
     QCOMPARE(QString::fromUtf8(saved.readAll()), controller.confirmedText());
     QVERIFY(!controller.confirmedText().isEmpty());  // the speech heard before the loss was transcribed
-    QVERIFY(startDaemon());                          // leave a daemon for any later test function
+    QVERIFY(pulse_.start());                         // leave a daemon for any later test function
   }
 };
 

@@ -7,12 +7,12 @@
 #include <QtTest>
 #include <cmath>
 #include <csignal>
-#include <fstream>
 #include <mutex>
 #include <numbers>
 
 #include "audio/capture.h"
 #include "io/wav_writer.h"
+#include "private_pulseaudio.h"
 #include "test_support.h"
 #include "util/error.h"
 
@@ -46,8 +46,7 @@ class TestCapture : public QObject {
   Q_OBJECT
 
   npuscribe::test::TempDir dir_;
-  QProcessEnvironment env_;
-  qint64 daemon_pid_ = 0;
+  npuscribe::test::PrivatePulseAudio pulse_{dir_.path()};
   QString tone_wav_;
 
   QString pulseDevice() {
@@ -76,7 +75,7 @@ class TestCapture : public QObject {
     capture.start(options);
     *device_rate_hz = capture.device_rate_hz();
     QProcess player;
-    player.setProcessEnvironment(env_);
+    player.setProcessEnvironment(pulse_.environment());
     player.start("paplay", {"-d", "virt", tone_wav_});
     player.waitForFinished(20000);
     QTest::qWait(300);
@@ -93,32 +92,10 @@ class TestCapture : public QObject {
 
  private slots:
   void initTestCase() {
-    if (QStandardPaths::findExecutable("pulseaudio").isEmpty() ||
-        QStandardPaths::findExecutable("paplay").isEmpty())
-      QSKIP(
-          "pulseaudio / paplay are not installed (apt-get install pulseaudio pulseaudio-utils "
-          "libasound2-plugins)");
-    env_ = QProcessEnvironment::systemEnvironment();
-    const QString runtime = QString::fromStdString(dir_.path().string());
-    env_.insert("XDG_RUNTIME_DIR", runtime);
-    env_.insert("PULSE_SERVER", "unix:" + runtime + "/pulse/native");
-    qputenv("XDG_RUNTIME_DIR", runtime.toUtf8());  // read by ALSA's pulse plugin inside PortAudio
-    qputenv("PULSE_SERVER", ("unix:" + runtime + "/pulse/native").toUtf8());
-    QProcess daemon;
-    daemon.setProcessEnvironment(env_);
-    daemon.start("pulseaudio", {"--daemonize=yes", "--exit-idle-time=-1", "--disallow-exit", "-n",
-                                "--load=module-native-protocol-unix",
-                                "--load=module-null-sink sink_name=virt rate=48000 channels=2",
-                                "--load=module-always-sink"});
-    if (!daemon.waitForFinished(20000) || daemon.exitCode() != 0)
-      QSKIP("pulseaudio could not start a private daemon here");
-    std::ifstream pid_file(dir_.path() / "pulse" / "pid");
-    pid_file >> daemon_pid_;
-    QVERIFY(daemon_pid_ > 0);
-    QProcess pactl;
-    pactl.setProcessEnvironment(env_);
-    pactl.start("pactl", {"set-default-source", "virt.monitor"});
-    QVERIFY(pactl.waitForFinished(10000) && pactl.exitCode() == 0);
+    if (const QString missing = npuscribe::test::PrivatePulseAudio::missing_tools(); !missing.isEmpty())
+      QSKIP(qPrintable(missing));
+    QString why;
+    if (!pulse_.start("rate=48000 channels=2", &why)) QSKIP(qPrintable(why));
     // 2 s of a 1 kHz tone at amplitude 0.5 on the left channel, silence on the right (48 kHz stereo).
     tone_wav_ = QString::fromStdString(dir_.file("tone.wav").string());
     WavWriter writer(tone_wav_.toStdString(), 48000, 2);
@@ -130,9 +107,7 @@ class TestCapture : public QObject {
     list_input_devices(true);  // rescan: the daemon started after PortAudio may have been initialised
   }
 
-  void cleanupTestCase() {
-    if (daemon_pid_ > 0) ::kill(static_cast<pid_t>(daemon_pid_), SIGTERM);
-  }
+  void cleanupTestCase() { pulse_.stop(); }
 
   void lists_devices() {
     const std::vector<AudioDeviceInfo> inputs = list_input_devices(true);

@@ -6,12 +6,12 @@
 #include <QtTest>
 #include <cmath>
 #include <csignal>
-#include <fstream>
 #include <mutex>
 #include <numbers>
 
 #include "audio/capture.h"
 #include "audio/playback.h"
+#include "private_pulseaudio.h"
 #include "test_support.h"
 #include "util/error.h"
 
@@ -34,41 +34,19 @@ class TestPlayback : public QObject {
   Q_OBJECT
 
   npuscribe::test::TempDir dir_;
-  qint64 daemon_pid_ = 0;
+  npuscribe::test::PrivatePulseAudio pulse_{dir_.path()};
 
  private slots:
   void initTestCase() {
-    if (QStandardPaths::findExecutable("pulseaudio").isEmpty())
-      QSKIP(
-          "pulseaudio is not installed, so there is no output device to play into (apt-get install "
-          "pulseaudio libasound2-plugins)");
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    const QString runtime = QString::fromStdString(dir_.path().string());
-    env.insert("XDG_RUNTIME_DIR", runtime);
-    qputenv("XDG_RUNTIME_DIR", runtime.toUtf8());  // read by ALSA's pulse plugin inside PortAudio
-    qputenv("PULSE_SERVER", ("unix:" + runtime + "/pulse/native").toUtf8());
-    env.insert("PULSE_SERVER", "unix:" + runtime + "/pulse/native");
-    QProcess daemon;
-    daemon.setProcessEnvironment(env);
-    daemon.start("pulseaudio", {"--daemonize=yes", "--exit-idle-time=-1", "--disallow-exit", "-n",
-                                "--load=module-native-protocol-unix",
-                                "--load=module-null-sink sink_name=virt", "--load=module-always-sink"});
-    if (!daemon.waitForFinished(20000) || daemon.exitCode() != 0)
-      QSKIP("pulseaudio could not start a private daemon, so there is no output device to play into");
-    std::ifstream pid_file(dir_.path() / "pulse" / "pid");
-    pid_file >> daemon_pid_;
-    QVERIFY(daemon_pid_ > 0);
-    QProcess pactl;
-    pactl.setProcessEnvironment(env);
-    pactl.start("pactl", {"set-default-source", "virt.monitor"});
-    QVERIFY(pactl.waitForFinished(10000) && pactl.exitCode() == 0);
+    if (const QString missing = npuscribe::test::PrivatePulseAudio::missing_tools(); !missing.isEmpty())
+      QSKIP(qPrintable("no output device to play into: " + missing));
+    QString why;
+    if (!pulse_.start({}, &why)) QSKIP(qPrintable("no output device to play into: " + why));
     list_input_devices(true);
     if (list_output_devices(false).empty()) QSKIP("PortAudio lists no output device");
   }
 
-  void cleanupTestCase() {
-    if (daemon_pid_ > 0) ::kill(static_cast<pid_t>(daemon_pid_), SIGTERM);
-  }
+  void cleanupTestCase() { pulse_.stop(); }
 
   void plays_into_the_sink_in_real_time() {
     // Record the sink's monitor while a 2-s 440 Hz tone plays.
