@@ -8,7 +8,6 @@
 #include <QSignalSpy>
 #include <QtTest>
 #include <algorithm>
-#include <csignal>
 
 #include "audio/wav_reader.h"
 #include "dictation/dictation_controller.h"

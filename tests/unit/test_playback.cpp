@@ -5,7 +5,6 @@
 #include <QStandardPaths>
 #include <QtTest>
 #include <cmath>
-#include <csignal>
 #include <mutex>
 #include <numbers>
 
